@@ -50,11 +50,10 @@ def check_parity(shinsou_fn, torch_fn, *arrays, rtol=1e-4, atol=1e-5, grads=True
     arrays = [np.asarray(a) for a in arrays]
     floating = [a.dtype.kind == "f" for a in arrays]
     ours_in = [
-        shinsou.tensor(a, requires_grad=grads and f, dtype=a.dtype) for a, f in zip(arrays, floating)
+        shinsou.tensor(a, requires_grad=grads and f, dtype=a.dtype)
+        for a, f in zip(arrays, floating)
     ]
-    theirs_in = [
-        torch.tensor(a, requires_grad=grads and f) for a, f in zip(arrays, floating)
-    ]
+    theirs_in = [torch.tensor(a, requires_grad=grads and f) for a, f in zip(arrays, floating)]
     ours_out = _as_tuple(shinsou_fn(*ours_in))
     theirs_out = _as_tuple(torch_fn(*theirs_in))
     assert len(ours_out) == len(theirs_out), "number of outputs differs from torch's"

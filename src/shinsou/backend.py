@@ -72,7 +72,9 @@ def standardize_dtype(dtype) -> numpy.dtype:
     try:
         return numpy.dtype(dtype)
     except TypeError as error:
-        raise TypeError(f"unknown dtype {dtype!r}; use a name such as 'float32' or 'int64'") from error
+        raise TypeError(
+            f"unknown dtype {dtype!r}; use a name such as 'float32' or 'int64'"
+        ) from error
 
 
 def is_floating(dtype) -> bool:

@@ -17,8 +17,13 @@ BINARY = {
 }
 
 # (shape of x1, shape of x2): equal, size-1 broadcasting both ways, rank extension, scalar.
-BROADCAST_CASES = [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((2, 1, 4), ()),
-                   ((1,), (5, 1))]
+BROADCAST_CASES = [
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (4,)),
+    ((2, 1, 4), ()),
+    ((1,), (5, 1)),
+]
 
 
 @pytest.mark.parametrize("name", BINARY)
@@ -57,8 +62,16 @@ def test_power_with_python_exponent_keeps_float32():
 
 
 @pytest.mark.parametrize(
-    "shapes", [((4, 3), (3, 5)), ((2, 4, 3), (3, 5)), ((2, 4, 3), (2, 3, 5)),
-               ((1, 4, 3), (2, 3, 5)), ((3,), (3, 5)), ((4, 3), (3,)), ((3,), (3,))],
+    "shapes",
+    [
+        ((4, 3), (3, 5)),
+        ((2, 4, 3), (3, 5)),
+        ((2, 4, 3), (2, 3, 5)),
+        ((1, 4, 3), (2, 3, 5)),
+        ((3,), (3, 5)),
+        ((4, 3), (3,)),
+        ((3,), (3,)),
+    ],
 )
 def test_matmul_parity(shapes):
     a, b = random_array(shapes[0], seed=5), random_array(shapes[1], seed=6)
@@ -95,7 +108,9 @@ def test_where_parity_and_gradient():
     a, b = random_array((3, 4), seed=9), random_array((4,), seed=10)
     check_parity(
         lambda x, y: ops.where(condition, x, y),
-        lambda x, y: torch.where(torch.from_numpy(condition), x, y), a, b,
+        lambda x, y: torch.where(torch.from_numpy(condition), x, y),
+        a,
+        b,
     )
     check_gradient(lambda x, y: ops.where(condition, x, y), a, b)
 

@@ -284,9 +284,9 @@ def repeat(x, repeats, axis=None) -> Tensor:
     out = xp.repeat(x.data, repeats, axis=axis)
 
     def backward(g):
-        split_shape = base_shape[:flat_axis] + (base_shape[flat_axis], repeats) + base_shape[
-            flat_axis + 1 :
-        ]
+        split_shape = (
+            base_shape[:flat_axis] + (base_shape[flat_axis], repeats) + base_shape[flat_axis + 1 :]
+        )
         return (g.reshape(split_shape).sum(axis=flat_axis + 1).reshape(x.shape),)
 
     return record(out, (x,), backward, "repeat")
@@ -309,9 +309,7 @@ def flip(x, axis=None) -> Tensor:
 
 def _is_basic_index(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
-    return all(
-        part is None or part is Ellipsis or isinstance(part, (int, slice)) for part in parts
-    )
+    return all(part is None or part is Ellipsis or isinstance(part, (int, slice)) for part in parts)
 
 
 def _index_values(index):
@@ -406,8 +404,9 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
 
     def backward(g):
         full = xp.zeros(source_shape, dtype=g.dtype)
-        broadcast = xp.broadcast_shapes(indices.shape, tuple(
-            1 if i == axis_n else s for i, s in enumerate(source_shape)))
+        broadcast = xp.broadcast_shapes(
+            indices.shape, tuple(1 if i == axis_n else s for i, s in enumerate(source_shape))
+        )
         grid = list(xp.indices(broadcast, sparse=True))
         grid[axis_n] = xp.broadcast_to(indices, broadcast)
         xp.add.at(full, tuple(grid), xp.broadcast_to(g, broadcast))
@@ -432,4 +431,3 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False) -> Tensor:
     if axis != -1:
         out = xp.moveaxis(out, -1, normalize_axis(axis, labels.ndim + 1, "one_hot"))
     return Tensor._wrap(out)
-
