@@ -32,7 +32,8 @@ __all__ = [
 
 
 def _count(shape, axes) -> int:
-    return math.prod(shape[a] for a in axes)
+    """How many values a reduction over ``axes`` averages (at least 1)."""
+    return math.prod(shape[a] for a in axes) or 1
 
 
 def _as_float_tensor(x) -> Tensor:
@@ -68,7 +69,7 @@ def mean(x, axis=None, keepdims=False) -> Tensor:
     x = _as_float_tensor(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     out = xp.mean(x.data, axis=axes, keepdims=keepdims)
-    scale = 1.0 / max(_count(x.shape, axes), 1)
+    scale = 1.0 / _count(x.shape, axes)
 
     def backward(g):
         return (xp.broadcast_to(expand_reduced(g * scale, x.shape, axes, keepdims), x.shape),)
@@ -124,7 +125,7 @@ def var(x, axis=None, keepdims=False) -> Tensor:
     axes = normalize_axes(axis, x.ndim, "var")
     centered = x.data - xp.mean(x.data, axis=axes, keepdims=True)
     out = xp.mean(xp.square(centered), axis=axes, keepdims=keepdims)
-    scale = 2.0 / max(_count(x.shape, axes), 1)
+    scale = 2.0 / _count(x.shape, axes)
 
     def backward(g):
         return (expand_reduced(g, x.shape, axes, keepdims) * (scale * centered),)
@@ -144,7 +145,7 @@ def std(x, axis=None, keepdims=False) -> Tensor:
     centered = x.data - xp.mean(x.data, axis=axes, keepdims=True)
     kept = xp.sqrt(xp.mean(xp.square(centered), axis=axes, keepdims=True))
     out = kept if keepdims else kept.reshape([s for i, s in enumerate(x.shape) if i not in axes])
-    count = max(_count(x.shape, axes), 1)
+    count = _count(x.shape, axes)
 
     def backward(g):
         with xp.errstate(divide="ignore", invalid="ignore"):
