@@ -6,10 +6,10 @@ import weakref
 
 import numpy as np
 import pytest
-from support import check_gradient, check_parity, random_array, torch
 
 import shinsou
 from shinsou import ops
+from support import check_gradient, check_parity, random_array, torch
 
 
 def test_tensor_keeps_float32_by_default_and_other_dtypes_when_asked():

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from support import check_gradient, check_parity, random_array, torch
 
 import shinsou
 from shinsou import ops
+from support import check_gradient, check_parity, random_array, torch
 
 AXES = [None, 0, -1, (0, 2), (-1, -3)]
 
