@@ -100,7 +100,7 @@ class Tensor:
         [[3.0, 4.0]]
     """
 
-    __slots__ = ("__weakref__", "_index", "_node", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_index", "_keras_mask", "_node", "data", "grad", "requires_grad")
     # ndarray (op) Tensor must defer to Tensor's reflected operator instead of turning the
     # tensor into an array and dropping the graph.
     __array_ufunc__ = None
@@ -117,6 +117,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._node = None
         self._index = 0
+        self._keras_mask = None  # set by layers that produce a mask (Embedding(mask_zero=True))
 
     # -- what it holds -------------------------------------------------------------------
     @property
@@ -369,6 +370,7 @@ def _wrap(cls, data, requires_grad=False):
     result.requires_grad = requires_grad
     result._node = None
     result._index = 0
+    result._keras_mask = None
     return result
 
 
