@@ -1,4 +1,5 @@
-"""shinsou (深層): a deep-learning framework with its own autograd engine on NumPy.
+"""shinsou (深層): a deep-learning framework with its own autograd engine on NumPy and a
+Keras-compatible API — ``import shinsou as keras``.
 
 Example:
     >>> import shinsou
@@ -8,9 +9,29 @@ Example:
     [12.0]
 """
 
-from . import backend, ops, utils
+from . import activations, backend, initializers, layers, models, ops, regularizers, utils
+from .layers import Input
+from .models import Model, Sequential
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
+from .variables import Variable
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "backend", "is_grad_enabled", "no_grad", "ops", "tensor", "utils"]
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "Tensor",
+    "Variable",
+    "activations",
+    "backend",
+    "initializers",
+    "is_grad_enabled",
+    "layers",
+    "models",
+    "no_grad",
+    "ops",
+    "regularizers",
+    "tensor",
+    "utils",
+]

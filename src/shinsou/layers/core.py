@@ -1,0 +1,125 @@
+"""Core layers: Dense — the fully-connected layer ``z = σ(xW + b)`` of the lecture.
+
+Example:
+    >>> import numpy as np
+    >>> from shinsou import layers
+    >>> dense = layers.Dense(3, activation="relu")
+    >>> dense(np.ones((2, 4))).shape, dense.kernel.shape, dense.bias.shape
+    ((2, 3), (4, 3), (3,))
+"""
+
+from __future__ import annotations
+
+from .. import activations, initializers, ops, regularizers
+from .base import InputSpec, Layer
+
+
+def check_positive_int(layer_name, argument, value):
+    """Raise a clear error unless ``value`` is a positive integer (for constructors)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"{layer_name}: {argument} must be a positive integer, received {argument}={value!r}"
+        )
+
+
+class Dense(Layer):
+    """Fully-connected layer: ``activation(inputs @ kernel + bias)`` on the last axis.
+
+    Weights in Keras's layout: ``kernel`` (input_dim, units), ``bias`` (units,).
+
+    Example:
+        >>> import numpy as np
+        >>> Dense(2, use_bias=False)(np.ones((5, 3))).shape
+        (5, 2)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        lora_rank=None,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        check_positive_int("Dense", "units", units)
+        if lora_rank is not None:
+            raise ValueError("Dense: lora_rank is not supported; leave it None")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"Dense '{self.name}': the last axis of the input must be known; got input shape "
+                f"{tuple(input_shape)}"
+            )
+        self.kernel = self.add_weight(
+            shape=(input_dim, self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            name="kernel",
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                name="bias",
+            )
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            x = x + self.bias
+        return self.activation(x) if self.activation is not activations.linear else x
+
+    def compute_output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize_or_none(self.kernel_regularizer),
+            "bias_regularizer": _serialize_or_none(self.bias_regularizer),
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        }
+
+
+def _serialize_or_none(obj):
+    if obj is None:
+        return None
+    return {
+        "module": "keras.regularizers",
+        "class_name": type(obj).__name__,
+        "config": obj.get_config(),
+        "registered_name": None,
+    }

@@ -1,0 +1,188 @@
+"""Functional models: a graph of layer calls from symbolic inputs to outputs, replayed on data.
+
+Example:
+    >>> import numpy as np
+    >>> import shinsou
+    >>> from shinsou import layers
+    >>> inputs = shinsou.Input((4,))
+    >>> hidden = layers.Dense(8, activation="relu")(inputs)
+    >>> outputs = layers.Dense(2)(layers.Add()([hidden, hidden]))
+    >>> model = shinsou.Model(inputs, outputs)
+    >>> model(np.ones((3, 4))).shape
+    (3, 2)
+"""
+
+from __future__ import annotations
+
+from ..layers.base import Layer, _convert_inputs
+from ..layers.input_layer import InputLayer
+from ..layers.symbolic import KerasTensor, Node
+from ..tensor import Tensor
+from ..utils import tree
+from .model import Model
+
+
+def _map_graph(outputs):
+    """Nodes and layers ordered as Keras orders them: by depth from the outputs (deepest,
+    i.e. the inputs, first), ties broken by the order a depth-first walk from the outputs
+    first meets each layer. Returns (nodes, layers)."""
+    visit_order, finished, in_progress = {}, [], set()
+    done = set()
+    stack = []
+    for tensor in reversed(outputs):
+        history = tensor._keras_history
+        stack.append((history.operation._inbound_nodes[history.node_index], False))
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            in_progress.discard(id(node))
+            done.add(id(node))
+            finished.append(node)
+            continue
+        if id(node) in done or id(node) in in_progress:
+            continue
+        visit_order.setdefault(id(node.operation), len(visit_order))
+        in_progress.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node.parent_nodes):
+            if id(parent) not in done:
+                stack.append((parent, False))
+
+    node_depth, layer_depth = {}, {}
+    for node in reversed(finished):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.operation), 0))
+        layer_depth[id(node.operation)] = depth
+        node_depth[id(node)] = depth
+        for parent in node.parent_nodes:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+
+    nodes = sorted(finished, key=lambda n: -node_depth[id(n)])
+    layers = _unique([node.operation for node in finished])
+    layers.sort(key=lambda layer: (-layer_depth[id(layer)], visit_order[id(layer)]))
+    return nodes, layers
+
+
+class Functional(Model):
+    """A model defined by ``Model(inputs, outputs)``; inputs/outputs may be lists or dicts."""
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
+        self._init_model_state()
+        for tensor in tree.flatten((inputs, outputs)):
+            if not isinstance(tensor, KerasTensor):
+                raise TypeError(
+                    f"Model: inputs and outputs must be symbolic tensors from shinsou.Input and "
+                    f"layer calls; got {type(tensor).__name__}"
+                )
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self.inputs = tree.flatten(inputs)
+        self.outputs = tree.flatten(outputs)
+        for tensor in self.inputs:
+            if not isinstance(tensor._keras_history.operation, InputLayer):
+                raise ValueError(
+                    f"Model: input {tensor} does not come from shinsou.Input; pass the tensors "
+                    "that Input() returned"
+                )
+        self._nodes, self._layers = _map_graph(self.outputs)
+        reachable = {id(t) for node in self._nodes for t in node.output_tensors}
+        for tensor in self.inputs:
+            reachable.add(id(tensor))
+        for node in self._nodes:
+            for tensor in node.input_tensors:
+                if id(tensor) not in reachable:
+                    raise ValueError(
+                        f"Model: the graph needs {tensor} (input of layer "
+                        f"'{node.operation.name}'), which is not among the model's inputs"
+                    )
+        input_ids = {id(t) for t in self.inputs}
+        for node in self._nodes:
+            if isinstance(node.operation, InputLayer) and id(node.outputs) not in input_ids:
+                raise ValueError(
+                    f"Model: the outputs depend on Input '{node.operation.name}', which is not "
+                    "listed in the model's inputs"
+                )
+        self.built = True
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    @property
+    def input_shape(self):
+        return tree.map_structure(lambda t: t.shape, self._inputs_struct)
+
+    @property
+    def output_shape(self):
+        return tree.map_structure(lambda t: t.shape, self._outputs_struct)
+
+    def _sublayers(self):
+        return list(self._layers)
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        values = {}
+        for placeholder, value in zip(self.inputs, self._flatten_inputs(inputs)):
+            values[id(placeholder)] = self._check_input(placeholder, value)
+        for node in self._nodes:
+            if isinstance(node.operation, InputLayer):
+                continue
+            produced = tree.flatten(node.replay(values))
+            for placeholder, value in zip(node.output_tensors, produced):
+                values[id(placeholder)] = value
+        return tree.map_structure(lambda t: values[id(t)], self._outputs_struct)
+
+    def _flatten_inputs(self, inputs):
+        if isinstance(inputs, dict) and not isinstance(self._inputs_struct, dict):
+            by_name = {t._keras_history.operation.name: t for t in self.inputs}
+            missing = [name for name in by_name if name not in inputs]
+            if missing:
+                raise ValueError(
+                    f"Model '{self.name}': the input dict lacks {missing}; its keys must be the "
+                    f"input names {list(by_name)}"
+                )
+            return [inputs[name] for name in by_name]
+        flat = tree.flatten(inputs) if tree.is_nested(self._inputs_struct) else [inputs]
+        if len(flat) != len(self.inputs):
+            raise ValueError(
+                f"Model '{self.name}' expects {len(self.inputs)} input(s) but received {len(flat)}"
+            )
+        return flat
+
+    def _check_input(self, placeholder, value):
+        value = _convert_inputs(value)
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"Model '{self.name}': input '{placeholder.name}' must be an array or tensor, "
+                f"got {type(value).__name__}"
+            )
+        expected = placeholder.shape
+        if len(value.shape) != len(expected) or any(
+            e is not None and e != r for e, r in zip(expected, value.shape)
+        ):
+            raise ValueError(
+                f"Input '{placeholder.name}' of model '{self.name}' is incompatible: expected "
+                f"shape {expected}, received shape {value.shape}"
+            )
+        if value.dtype.name != placeholder.dtype and not value.requires_grad:
+            value = Tensor._wrap(value.data.astype(placeholder.dtype))
+        return value
+
+    def compute_output_spec(self, *args, **kwargs):
+        return self._output_specs_for(args[0], self._outputs_struct)
+
+    def get_config(self):
+        from ..saving.serialization import functional_config
+
+        return functional_config(self)
+
+
+def _unique(items):
+    seen, result = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            result.append(item)
+    return result

@@ -1,0 +1,115 @@
+"""Model: a layer that trains. ``Model(inputs, outputs)`` builds a functional model;
+subclassing ``Model`` with ``__init__`` and ``call`` builds any other.
+
+Example:
+    >>> import numpy as np
+    >>> import shinsou
+    >>> from shinsou import layers
+    >>> class TwoLayers(shinsou.Model):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = layers.Dense(4, activation="relu")
+    ...         self.out = layers.Dense(1)
+    ...     def call(self, x):
+    ...         return self.out(self.hidden(x))
+    >>> model = TwoLayers()
+    >>> model(np.ones((2, 3))).shape, len(model.weights)
+    ((2, 1), 4)
+"""
+
+from __future__ import annotations
+
+from ..layers.base import Layer
+from ..layers.symbolic import KerasTensor
+from ..utils import tree
+from .trainer import Trainer
+
+
+class Model(Trainer, Layer):
+    """``keras.Model``: functional (``Model(inputs, outputs)``) or subclassed."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+
+            return Functional.__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        name = kwargs.pop("name", None)
+        trainable = kwargs.pop("trainable", True)
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
+        self._init_model_state()
+
+    def _init_model_state(self):
+        Trainer.__init__(self)
+
+    def get_layer(self, name=None, index=None) -> Layer:
+        """A layer of this model by name or by index (Keras's ``get_layer``).
+
+        Example:
+            >>> import shinsou
+            >>> model = shinsou.Sequential([shinsou.layers.Dense(2, name="out")])
+            >>> model.get_layer("out").name
+            'out'
+        """
+        if index is not None and name is not None:
+            raise ValueError("get_layer: give a name or an index, not both")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"get_layer: index {index} is out of range; model '{self.name}' has "
+                    f"{len(layers)} layers"
+                )
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"get_layer: no layer named {name!r} in model '{self.name}'; its layers are "
+            f"{[layer.name for layer in layers]}"
+        )
+
+    def summary(
+        self,
+        line_length=None,
+        positions=None,
+        print_fn=None,
+        expand_nested=False,
+        show_trainable=False,
+        layer_range=None,
+    ):
+        """Print the layers with their output shapes and parameter counts, then the totals."""
+        from .summary import print_summary
+
+        print_summary(
+            self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable
+        )
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Save architecture, weights and compile settings to a ``.keras`` file."""
+        from ..saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to a ``.weights.h5`` file."""
+        from ..saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Load weights saved by :meth:`save_weights` (or a ``.keras`` file)."""
+        from ..saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    @staticmethod
+    def _output_specs_for(inputs, outputs):
+        """Fresh symbolic outputs of a built model called on symbolic ``inputs``."""
+        batch = next((t.shape[0] for t in tree.flatten(inputs) if t.shape), None)
+        return tree.map_structure(lambda t: KerasTensor((batch, *t.shape[1:]), t.dtype), outputs)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
