@@ -9,7 +9,17 @@ Example:
     [12.0]
 """
 
-from . import activations, backend, initializers, layers, models, ops, regularizers, utils
+from . import (
+    activations,
+    backend,
+    callbacks,
+    initializers,
+    layers,
+    models,
+    ops,
+    regularizers,
+    utils,
+)
 from .layers import Input
 from .models import Model, Sequential
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
@@ -25,6 +35,7 @@ __all__ = [
     "Variable",
     "activations",
     "backend",
+    "callbacks",
     "initializers",
     "is_grad_enabled",
     "layers",

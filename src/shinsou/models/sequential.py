@@ -41,8 +41,9 @@ class Sequential(Model):
         """Append a layer (or an ``Input`` as the first element).
 
         Example:
+            >>> from shinsou import layers
             >>> model = Sequential()
-            >>> model.add(shinsou.layers.Dense(3, input_shape=(4,)))
+            >>> model.add(layers.Dense(3, input_shape=(4,)))
             >>> model.built
             True
         """

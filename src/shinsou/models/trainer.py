@@ -43,6 +43,7 @@ class Trainer:
         self._compile_metrics = None
         self._loss_tracker = None
         self._compile_config = None
+        self._initial_epoch = None  # set by BackupAndRestore when it resumes a run
 
     # -- compile ------------------------------------------------------------------------
     def compile(
@@ -216,6 +217,8 @@ class Trainer:
         )
         self.stop_training = False
         callback_list.on_train_begin()
+        if self._initial_epoch is not None:
+            initial_epoch, self._initial_epoch = self._initial_epoch, None
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
