@@ -15,12 +15,16 @@ from . import (
     callbacks,
     initializers,
     layers,
+    losses,
+    metrics,
     models,
     ops,
     regularizers,
     utils,
 )
 from .layers import Input
+from .losses import Loss
+from .metrics import Metric
 from .models import Model, Sequential
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
 from .variables import Variable
@@ -29,6 +33,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Input",
+    "Loss",
+    "Metric",
     "Model",
     "Sequential",
     "Tensor",
@@ -39,6 +45,8 @@ __all__ = [
     "initializers",
     "is_grad_enabled",
     "layers",
+    "losses",
+    "metrics",
     "models",
     "no_grad",
     "ops",

@@ -167,6 +167,9 @@ class CompileMetrics:
                     taken = {m.name for _, m, _ in self._entries}
                     if weighted and metric.name in taken:
                         metric.name = f"weighted_{metric.name}"
+                    base, count = metric.name, 1
+                    while metric.name in taken:  # two AUC() objects log as auc and auc_1
+                        metric.name, count = f"{base}_{count}", count + 1
                     self._entries.append((index, metric, weighted))
 
     def update_state(self, y, y_pred, sample_weight, output_names):

@@ -38,8 +38,12 @@ def convert_to_tensor(x, dtype=None) -> Tensor:
         >>> convert_to_tensor([1.0, 2.0]).dtype.name
         'float32'
     """
-    if isinstance(x, Tensor) and (dtype is None or x.dtype == backend.standardize_dtype(dtype)):
-        return x
+    if isinstance(x, Tensor):
+        if dtype is None or x.dtype == backend.standardize_dtype(dtype):
+            return x
+        from .math import cast  # keeps the graph, so gradients still flow
+
+        return cast(x, dtype)
     return Tensor(x, dtype=dtype)
 
 
