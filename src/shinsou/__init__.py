@@ -20,6 +20,7 @@ from . import (
     models,
     ops,
     regularizers,
+    saving,
     utils,
 )
 from .layers import Input
@@ -51,6 +52,7 @@ __all__ = [
     "no_grad",
     "ops",
     "regularizers",
+    "saving",
     "tensor",
     "utils",
 ]

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from . import ops
+from .utils.object_registration import get_registered_object
 
 
 def linear(x):
@@ -130,6 +131,14 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]
+    if isinstance(identifier, dict):  # {"class_name": "function", "config": "relu", ...}
+        name = identifier.get("config")
+        if isinstance(name, str) and name in _BY_NAME:
+            return _BY_NAME[name]
+        identifier = identifier.get("registered_name") or name
+    registered = get_registered_object(identifier) if isinstance(identifier, str) else None
+    if registered is not None:
+        return registered
     raise ValueError(
         f"unknown activation {identifier!r}; valid names: {', '.join(sorted(_BY_NAME))}"
     )

@@ -18,6 +18,7 @@ import math
 
 from . import backend
 from .backend import xp
+from .utils.object_registration import get_registered_object
 
 
 def compute_fans(shape) -> tuple[float, float]:
@@ -195,8 +196,20 @@ class VarianceScaling(_Seeded):
     MODES = ("fan_in", "fan_out", "fan_avg")
     DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(
+        self,
+        scale=1.0,
+        mode="fan_in",
+        distribution="truncated_normal",
+        seed=None,
+        input_axes=None,
+        output_axes=None,
+    ):
         super().__init__(seed)
+        if input_axes is not None or output_axes is not None:
+            raise ValueError(
+                "VarianceScaling: input_axes/output_axes are not supported; leave them None"
+            )
         if scale <= 0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
         if mode not in self.MODES:
@@ -239,8 +252,8 @@ class VarianceScaling(_Seeded):
 
 def _variance_scaling_preset(class_name, scale, mode, distribution, doc):
     class Preset(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
             return {"seed": self.seed}
@@ -331,6 +344,8 @@ class Identity(Initializer):
 _BY_NAME = {
     "zeros": Zeros,
     "ones": Ones,
+    "uniform": RandomUniform,
+    "normal": RandomNormal,
     "constant": Constant,
     "random_normal": RandomNormal,
     "random_uniform": RandomUniform,
@@ -346,6 +361,7 @@ _BY_NAME = {
     "identity": Identity,
 }
 ALL_INITIALIZERS = {cls.__name__: cls for cls in _BY_NAME.values()}
+ALL_INITIALIZERS.update(Initializer=Initializer)
 
 
 def get(identifier):
@@ -358,12 +374,19 @@ def get(identifier):
     if identifier is None or callable(identifier):
         return identifier
     if isinstance(identifier, dict):
-        cls = ALL_INITIALIZERS.get(identifier.get("class_name"))
+        name = identifier.get("class_name")
+        cls = ALL_INITIALIZERS.get(name) or get_registered_object(
+            identifier.get("registered_name") or name
+        )
         if cls is None:
-            raise ValueError(f"unknown initializer {identifier.get('class_name')!r}")
+            raise ValueError(
+                f"unknown initializer {name!r}; register custom ones with "
+                "shinsou.utils.register_keras_serializable"
+            )
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier) or ALL_INITIALIZERS.get(identifier)
+        cls = cls or get_registered_object(identifier)
         if cls is None:
             raise ValueError(
                 f"unknown initializer {identifier!r}; valid names: {', '.join(sorted(_BY_NAME))}"

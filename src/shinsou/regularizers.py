@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from . import ops
+from .utils.object_registration import get_registered_object
 
 
 class Regularizer:
@@ -102,12 +103,16 @@ def get(identifier):
     if identifier is None or callable(identifier):
         return identifier
     if isinstance(identifier, dict):
-        cls = ALL_REGULARIZERS.get(identifier.get("class_name"))
+        name = identifier.get("class_name")
+        cls = ALL_REGULARIZERS.get(name) or get_registered_object(
+            identifier.get("registered_name") or name
+        )
         if cls is None:
             raise ValueError(f"unknown regularizer {identifier.get('class_name')!r}")
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier) or ALL_REGULARIZERS.get(identifier)
+        cls = cls or get_registered_object(identifier)
         if cls is None:
             raise ValueError(
                 f"unknown regularizer {identifier!r}; valid names: {', '.join(sorted(_BY_NAME))}"

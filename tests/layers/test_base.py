@@ -140,7 +140,9 @@ def test_count_params_needs_a_built_layer():
 
 
 def test_regularization_losses_are_collected():
-    dense = layers.Dense(2, kernel_initializer="ones", kernel_regularizer=shinsou.regularizers.L2(0.5))
+    dense = layers.Dense(
+        2, kernel_initializer="ones", kernel_regularizer=shinsou.regularizers.L2(0.5)
+    )
     dense(np.ones((1, 3)))
     (penalty,) = dense.losses
     assert penalty.item() == pytest.approx(0.5 * 6)

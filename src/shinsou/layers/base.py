@@ -70,7 +70,7 @@ def _is_number_list(value) -> bool:
 def _convert_inputs(value):
     """Arrays and nested lists of numbers become tensors; lists of arrays are walked;
     tensors, Python numbers and other objects (slices, strings...) pass unchanged."""
-    if isinstance(value, xp.ndarray) or isinstance(value, xp.generic):
+    if isinstance(value, (xp.ndarray, xp.generic)):
         return as_tensor(value)
     if _is_number_list(value):
         return as_tensor(value)
@@ -386,20 +386,31 @@ class Layer:
                 if argument is not None and not isinstance(argument, bool):
                     shapes[parameter] = tree.map_structure(_shape_of, argument)
             self.build(**shapes)
+            self._build_shapes = shapes
+            self.built = True
+            return
         self._build_shapes = first_shape
         self.built = True
 
     def build_from_config(self, config) -> None:
-        shape = config.get("input_shape") if config else None
-        if shape is not None and not self.built:
-            self.build(
-                tree.map_structure(tuple, shape) if isinstance(shape[0], list) else tuple(shape)
-            )
-            self.built = True
+        """Build from :meth:`get_build_config`'s dict (as stored in a ``.keras`` file)."""
+        if not config or self.built:
+            return
+        if "shapes_dict" in config:  # build(query_shape, value_shape, ...) in Keras's form
+            shapes = {name: _as_shape(shape) for name, shape in config["shapes_dict"].items()}
+            self.build(**shapes)
+            self._build_shapes = shapes
+        elif config.get("input_shape") is not None:
+            shape = _as_shape(config["input_shape"])
+            self.build(shape)
+            self._build_shapes = shape
+        self.built = True
 
     def get_build_config(self) -> dict | None:
         if self._build_shapes is None:
             return None
+        if isinstance(self._build_shapes, dict):
+            return {"shapes_dict": self._build_shapes}
         return {"input_shape": self._build_shapes}
 
     # -- calling ----------------------------------------------------------------------
@@ -439,10 +450,15 @@ class Layer:
             del kwargs["training"]  # Keras passes it on to inner layers only
         if training is None:
             training = _training_context
-        if "mask" in parameters and kwargs.get("mask") is None and args:
+        propagates = self.supports_masking or type(self).compute_mask is not Layer.compute_mask
+        mask = kwargs.get("mask")
+        if mask is None and args and (propagates or "mask" in parameters):
             mask = _collect_masks(args[0])
+        if "mask" in parameters:
             if mask is not None:
                 kwargs["mask"] = mask
+        else:
+            kwargs.pop("mask", None)  # not for call(), but it still decides the output mask
         previous = _set_training_context(training)
         try:
             self._call_losses = []
@@ -450,12 +466,11 @@ class Layer:
         finally:
             _set_training_context(previous)
 
-        if self.supports_masking or type(self).compute_mask is not Layer.compute_mask:
-            output_mask = self.compute_mask(args[0] if args else None, kwargs.get("mask"))
-            _attach_masks(outputs, output_mask)
+        if propagates:
+            _attach_masks(outputs, self.compute_mask(args[0] if args else None, mask))
         if self.activity_regularizer is not None:
             for output in tree.flatten(outputs):
-                self.add_loss(self.activity_regularizer(output) / output.shape[0])
+                self.add_loss(self.activity_regularizer(output))
         return outputs
 
     def compute_mask(self, inputs, mask=None):
@@ -531,14 +546,19 @@ class Layer:
                 "registered_name": None,
             },
         }
-        if self._batch_input_shape is not None:
-            config["batch_input_shape"] = list(self._batch_input_shape)
         return config
 
     @classmethod
     def from_config(cls, config):
         """Recreate a layer from :meth:`get_config`'s dict."""
         return cls(**config)
+
+
+def _as_shape(shape):
+    """A shape from a config (lists from JSON) as a tuple, or a list of tuples."""
+    if shape and isinstance(shape[0], (list, tuple)):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
 
 
 def _dtype_name(dtype) -> str:

@@ -46,12 +46,14 @@ class Dense(Layer):
         kernel_constraint=None,
         bias_constraint=None,
         lora_rank=None,
+        lora_alpha=None,
+        quantization_config=None,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         check_positive_int("Dense", "units", units)
-        if lora_rank is not None:
-            raise ValueError("Dense: lora_rank is not supported; leave it None")
+        if lora_rank is not None or quantization_config is not None:
+            raise ValueError("Dense: LoRA and quantization are not supported; leave them None")
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias

@@ -27,8 +27,11 @@ class InputLayer(Layer):
         input_tensor=None,
         optional=False,
         name=None,
+        ragged=False,
         **kwargs,
     ):
+        if ragged:
+            raise ValueError("InputLayer: ragged inputs are not supported; pad to a fixed shape")
         legacy = kwargs.pop("batch_input_shape", None) or kwargs.pop("input_shape", None)
         if legacy is not None and batch_shape is None and shape is None:
             batch_shape = legacy
@@ -67,7 +70,7 @@ class InputLayer(Layer):
         }
 
 
-def Input(  # noqa: N802 - Keras's name
+def Input(
     shape=None,
     batch_size=None,
     dtype=None,

@@ -1,10 +1,11 @@
 """OpLayer: an op applied to symbolic tensors (``x + y`` on Inputs) as a node of the graph.
 
 Example:
+    >>> import numpy as np
     >>> import shinsou
     >>> a, b = shinsou.Input((3,)), shinsou.Input((3,))
     >>> model = shinsou.Model([a, b], a * b + 1.0)
-    >>> model([[[1.0, 2.0, 3.0]], [[2.0, 2.0, 2.0]]]).tolist()
+    >>> model([np.array([[1.0, 2.0, 3.0]]), np.array([[2.0, 2.0, 2.0]])]).tolist()
     [[3.0, 5.0, 7.0]]
 """
 

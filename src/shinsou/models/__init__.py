@@ -6,8 +6,9 @@ Example:
     True
 """
 
+from ..saving import clone_model, load_model, save_model
 from .functional import Functional
 from .model import Model
 from .sequential import Sequential
 
-__all__ = ["Functional", "Model", "Sequential"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "save_model"]

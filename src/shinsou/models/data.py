@@ -228,7 +228,7 @@ def split_validation(x, y, sample_weight, validation_split):
         raise ValueError("validation_split needs array data; pass validation_data instead")
     x, y, sample_weight = as_arrays(x), as_arrays(y), _as_array(sample_weight)
     total = _num_samples((x, y), "fit")
-    split_at = int(math.floor(total * (1.0 - validation_split)))
+    split_at = math.floor(total * (1.0 - validation_split))
     if split_at == 0 or split_at == total:
         raise ValueError(
             f"validation_split={validation_split} of {total} samples leaves one side empty"

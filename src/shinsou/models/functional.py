@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..layers.base import Layer, _convert_inputs
 from ..layers.input_layer import InputLayer
-from ..layers.symbolic import KerasTensor, Node
+from ..layers.symbolic import KerasTensor
 from ..tensor import Tensor
 from ..utils import tree
 from .model import Model

@@ -113,3 +113,20 @@ class Model(Trainer, Layer):
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild a model (functional, Sequential or subclassed) from its config."""
+        from ..saving.serialization import model_from_config
+
+        return model_from_config(cls, config, custom_objects)
+
+    def get_compile_config(self):
+        from ..saving.serialization import get_compile_config
+
+        return get_compile_config(self)
+
+    def compile_from_config(self, config):
+        from ..saving.serialization import compile_from_config
+
+        compile_from_config(self, config)
