@@ -12,9 +12,6 @@ Example:
     5
 """
 
-from .cloning import clone_model
-from .keras_file import load_model, save_model
-from .object_config import deserialize_keras_object, serialize_keras_object
 from ..utils.object_registration import (
     CustomObjectScope,
     custom_object_scope,
@@ -23,6 +20,9 @@ from ..utils.object_registration import (
     get_registered_object,
     register_keras_serializable,
 )
+from .cloning import clone_model
+from .keras_file import load_model, save_model
+from .object_config import deserialize_keras_object, serialize_keras_object
 from .weights_h5 import load_weights, save_weights
 
 __all__ = [

@@ -25,13 +25,13 @@ import numpy
 
 from ..layers.symbolic import KerasTensor
 from ..tensor import Tensor, as_tensor
-from . import builtin_objects
 from ..utils.object_registration import (
     _GLOBAL_CUSTOM_NAMES,
     CustomObjectScope,
     get_registered_name,
     get_registered_object,
 )
+from . import builtin_objects
 
 PLAIN_TYPES = (str, int, float, bool)
 _FUNCTIONAL = ("keras.src.models.functional", "Functional", "Functional")

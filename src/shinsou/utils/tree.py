@@ -25,7 +25,7 @@ def flatten(structure) -> list:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            stack.extend(item[key] for key in reversed(sorted(item)))
+            stack.extend(item[key] for key in sorted(item, reverse=True))
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
         else:
