@@ -125,9 +125,6 @@ class ArrayBatches:
         self._position = 0
         self._order = None
 
-    def __len__(self):
-        return self.steps
-
     def epoch(self):
         """Yield ``(x, y, sample_weight)`` batches for one epoch."""
         for _ in range(self.steps):
@@ -150,21 +147,21 @@ class GeneratorBatches:
     def __init__(self, source, steps_per_epoch=None, class_weight=None):
         self.source = source
         self.class_weight = class_weight
-        self.is_dataset = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.is_dataset = hasattr(source, "__getitem__") and not hasattr(source, "__next__")
         if self.is_dataset:
-            self.steps = steps_per_epoch or len(source)
+            self.batches_per_pass = _dataset_length(source)
+            self.steps = steps_per_epoch or self.batches_per_pass
         else:
-            self.steps = steps_per_epoch
+            self.steps = steps_per_epoch  # None: until the generator is exhausted
             self._iterator = iter(source)
-
-    def __len__(self):
-        return self.steps
 
     def epoch(self):
         count = 0
+        if self.is_dataset and hasattr(self.source, "on_epoch_begin"):
+            self.source.on_epoch_begin()
         while self.steps is None or count < self.steps:
             if self.is_dataset:
-                if count >= len(self.source):
+                if self.batches_per_pass is not None and count >= self.batches_per_pass:
                     break
                 batch = self.source[count]
             else:
@@ -183,12 +180,21 @@ class GeneratorBatches:
             self.source.on_epoch_end()
 
 
+def _dataset_length(dataset):
+    """Batches per epoch of a PyDataset: ``num_batches`` (Keras 3) or ``len()``; None if
+    unknown (an endless dataset, which needs steps_per_epoch)."""
+    count = getattr(dataset, "num_batches", None)
+    if count is None and hasattr(dataset, "__len__"):
+        count = len(dataset)
+    return count
+
+
 def is_generator_like(x) -> bool:
     """Whether ``x`` is a generator, iterator or PyDataset rather than arrays."""
     if isinstance(x, (types.GeneratorType,)):
         return True
-    if hasattr(x, "__getitem__") and hasattr(x, "__len__") and hasattr(x, "on_epoch_end"):
-        return True
+    if hasattr(x, "__getitem__") and hasattr(x, "on_epoch_end"):
+        return True  # a utils.PyDataset (its length may come from num_batches)
     return hasattr(x, "__next__")
 
 

@@ -213,7 +213,7 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=epochs,
-            steps=len(batches),
+            steps=batches.steps,
         )
         self.stop_training = False
         callback_list.on_train_begin()
@@ -277,7 +277,7 @@ class Trainer:
             add_progbar=verbose != 0,
             model=self,
             verbose=verbose,
-            steps=len(batches),
+            steps=batches.steps,
             mode="test",
         )
         self.reset_metrics()
@@ -304,7 +304,7 @@ class Trainer:
             add_progbar=verbose != 0,
             model=self,
             verbose=verbose,
-            steps=len(batches),
+            steps=batches.steps,
             mode="predict",
         )
         callback_list.on_predict_begin()
