@@ -16,6 +16,10 @@ from shinsou.utils import gradient_check
 
 try:
     import torch
+
+    # One torch thread: torch's spinning worker threads otherwise starve OpenBLAS's in the
+    # same process (and the parity tests are small).
+    torch.set_num_threads(1)
 except ImportError:  # parity tests skip; gradient checks still run
     torch = None
 

@@ -310,7 +310,8 @@ class Orthogonal(_Seeded):
         if len(shape) < 2:
             raise ValueError(f"Orthogonal: needs a shape of rank >= 2, got {tuple(shape)}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        flat = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
+        # float32: OpenBLAS's threaded float64 QR of a tall matrix takes seconds here.
+        flat = self._rng().standard_normal((max(rows, cols), min(rows, cols)), dtype=xp.float32)
         q, r = xp.linalg.qr(flat)
         q *= xp.sign(xp.diag(r))  # make the decomposition unique
         if rows < cols:
