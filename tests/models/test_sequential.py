@@ -8,8 +8,12 @@ from shinsou import layers
 
 
 def test_built_from_input_shape_argument_like_the_lecture():
-    model = shinsou.Sequential([layers.Dense(512, activation="relu", input_shape=(784,)),
-                                layers.Dense(10, activation="softmax")])
+    model = shinsou.Sequential(
+        [
+            layers.Dense(512, activation="relu", input_shape=(784,)),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     assert model.built and model.output_shape == (None, 10)
     assert model.count_params() == 784 * 512 + 512 + 512 * 10 + 10
 
