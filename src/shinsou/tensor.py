@@ -433,8 +433,14 @@ def _accumulate_leaf(leaf, grad):
         grad = grad.astype(leaf.data.dtype)
     if leaf.grad is None:
         # A copy the leaf owns: the same array may also flow to other inputs, and owning it
-        # lets later gradients (and optimizers) update it in place.
-        leaf.grad = xp.array(grad, copy=True)
+        # lets later gradients (and optimizers) update it in place. A Variable an optimizer
+        # has built gets it written straight into the optimizer's flat gradient buffer.
+        buffer = getattr(leaf, "_grad_buffer", None)
+        if buffer is not None and buffer.shape == grad.shape:
+            xp.copyto(buffer, grad)
+            leaf.grad = buffer
+        else:
+            leaf.grad = xp.array(grad, copy=True)
     else:
         xp.add(leaf.grad, grad, out=leaf.grad)
 

@@ -31,6 +31,7 @@ class Variable(Tensor):
 
     __slots__ = (
         "_declared_trainable",
+        "_grad_buffer",
         "_layer",
         "_trainable",
         "constraint",
@@ -71,6 +72,7 @@ class Variable(Tensor):
         self.regularizer = None
         self.constraint = None
         self._layer = None
+        self._grad_buffer = None  # where backward writes .grad (an optimizer's flat buffer)
         self._declared_trainable = bool(trainable)  # what its layer asked for, before freezing
         self.trainable = trainable
 

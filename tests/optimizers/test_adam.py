@@ -155,9 +155,9 @@ def test_slot_variables_in_keras_order():
     assert [v.name for v in adam.variables] == [
         "iteration",
         "learning_rate",
-        "a_momentum",
-        "b_momentum",
+        "a_momentum",  # Keras interleaves the slots it creates together, per variable
         "a_velocity",
+        "b_momentum",
         "b_velocity",
         "a_velocity_hat",
         "b_velocity_hat",

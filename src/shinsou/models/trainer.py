@@ -149,7 +149,7 @@ class Trainer:
         variables = self.trainable_weights
         for variable in variables:
             variable.grad = None
-        loss.backward()
+        self.optimizer.scale_loss(loss).backward()
         self.optimizer.apply([v.grad for v in variables], variables)
         self._loss_tracker.update_state(loss.item(), sample_weight=_batch_size(x))
         return self.compute_metrics(x, y, y_pred, sample_weight)
@@ -247,6 +247,7 @@ class Trainer:
             logs = epoch_logs
             if self.stop_training:
                 break
+        self.optimizer.finalize_variable_values(self.trainable_weights)  # EMA, when used
         callback_list.on_train_end(logs)
         self.history = callback_list.history
         return self.history

@@ -134,7 +134,7 @@ class Adadelta(Optimizer):
         self.epsilon = epsilon
 
     def _slot_groups(self):
-        return [[("accumulated_grad", 0.0)], [("accumulated_delta_var", 0.0)]]
+        return [[("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]]
 
     def _update_chunk(self, param, grad, slots, scratch, learning_rate):
         rho = self.rho

@@ -103,7 +103,7 @@ class Adam(_Moments):
         self.amsgrad = bool(amsgrad)
 
     def _slot_groups(self):
-        groups = [[("momentum", 0.0)], [("velocity", 0.0)]]
+        groups = [[("momentum", 0.0), ("velocity", 0.0)]]  # interleaved, as Keras 3 saves them
         if self.amsgrad:
             groups.append([("velocity_hat", 0.0)])
         return groups
@@ -309,7 +309,7 @@ class Nadam(_Moments):
         self._u_product = self.add_variable((), initializer="ones", name="u_product")
 
     def _slot_groups(self):
-        return [[("momentum", 0.0)], [("velocity", 0.0)]]
+        return [[("momentum", 0.0), ("velocity", 0.0)]]
 
     def _prepare_step(self, learning_rate):
         step = self._local_step()

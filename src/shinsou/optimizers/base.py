@@ -11,12 +11,13 @@ One step is ``optimizer.apply(grads, variables)``. Write your own training loop 
 Why it is fast: on the first ``apply`` (or ``build``), the variables of each dtype are laid
 end to end in ONE flat parameter buffer, and each variable's ``.data`` becomes a view into it.
 Every optimizer slot (Adam's momentum and velocity, say) is one flat buffer with the same
-layout. A step then copies the gradients into one flat gradient buffer and runs the update
-rule as a handful of vectorised in-place NumPy passes over those buffers, in cache-sized
-chunks, instead of a Python loop over dozens of small arrays. The views stay valid because
-every later update is in place: ``Variable.assign``, ``set_weights`` and weight loading write
-through them. Should anything rebind a variable's ``.data`` all the same, the next ``apply``
-notices and copies the new value back into the flat buffer.
+layout, and so is the gradient buffer the step copies the gradients into. The update rule is a
+handful of vectorised in-place NumPy passes over those buffers, in cache-sized chunks spread
+over a few threads (see :mod:`~shinsou.optimizers.flat`), instead of a Python loop over dozens
+of small arrays. The views stay valid because every later update is in place:
+``Variable.assign``, ``set_weights`` and weight loading write through them. Should anything
+rebind a variable's ``.data`` all the same, the next ``apply`` notices and copies the new value
+back into the flat buffer.
 
 Example:
     >>> import numpy as np
@@ -93,6 +94,11 @@ class Optimizer:
         >>> round(float(optimizer.learning_rate), 6)
         0.001
     """
+
+    # Whether the update's chunks are shared among threads; an update rule of only a few
+    # passes per element is bound by memory bandwidth, and there a second thread was measured
+    # to slow it down.
+    _threaded = True
 
     def __init__(
         self,
@@ -291,6 +297,9 @@ class Optimizer:
         self._trainable_variables = variables
         self._trainable_variables_indices = {id(v): i for i, v in enumerate(variables)}
         self._layout = FlatLayout(variables)
+        for group in self._layout.groups:  # backward writes gradients straight into place
+            for variable, grad_view in zip(group.variables, group.grad_views):
+                variable._grad_buffer = grad_view
         extra = []
         if self.use_ema:
             extra.append(("average", 0.0))
@@ -392,6 +401,10 @@ class Optimizer:
                 stacklevel=2,
             )
         runs = layout.runs(masks)
+        clipping = self.clipnorm or self.global_clipnorm or self.clipvalue
+        custom_rule = type(self).update_step is not Optimizer.update_step
+        if clipping or custom_rule or self.loss_scale_factor or self.gradient_accumulation_steps:
+            layout.fill(runs)  # these need every gradient before the update
         if self.loss_scale_factor is not None:
             layout.divide_gradients(runs, self.loss_scale_factor)
         ready = True
@@ -407,10 +420,10 @@ class Optimizer:
                 layout.clip_global_norm(runs, self.global_clipnorm)
             elif self.clipvalue:
                 layout.clip_value(runs, self.clipvalue)
-            if type(self).update_step is Optimizer.update_step:
-                self._update_flat(masks, runs, learning_rate)
-            else:
+            if custom_rule:
                 self._update_each(masks, learning_rate)
+            else:
+                self._update_flat(masks, runs, learning_rate)
         if self.use_ema:
             step = int(self.iterations)
             frequency = self.ema_overwrite_frequency
@@ -455,6 +468,7 @@ class Optimizer:
 
         def work(part, lane):
             for group, start, stop, factor in part:
+                group.fill(start, stop)  # this chunk's gradients, copied while they are hot
                 param = group.params[start:stop]
                 if factor is not None:
                     xp.multiply(param, factor, out=param)
@@ -462,7 +476,12 @@ class Optimizer:
                 scratch = group.scratch[lane, : stop - start]
                 self._update_chunk(param, group.grads[start:stop], slots, scratch, constants)
 
-        run_in_lanes(jobs, work)
+        if self._threaded:
+            run_in_lanes(jobs, work)
+        else:
+            work(jobs, 0)
+        for group in self._layout.groups:
+            group.pending = [None] * len(group.variables)  # do not keep the caller's arrays
 
     def _update_each(self, masks, learning_rate):
         """A custom ``update_step``: one call per variable, as Keras makes it."""

@@ -31,6 +31,8 @@ class SGD(Optimizer):
         True
     """
 
+    _threaded = False  # four passes per element: memory-bound (see Optimizer._threaded)
+
     def __init__(
         self,
         learning_rate=0.01,
