@@ -12,7 +12,7 @@ Example:
 
 from .activations import *  # noqa: F403
 from .attention import *  # noqa: F403
-from .conv import *  # noqa: F403
+from .convolution import *  # noqa: F403
 from .core import *  # noqa: F403
 from .losses import *  # noqa: F403
 from .manipulation import *  # noqa: F403

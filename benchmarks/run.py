@@ -1,0 +1,184 @@
+"""Training throughput of shinsou against PyTorch on this CPU, side by side in one process.
+
+    python benchmarks/run.py                       # all five models, throughput + ratios
+    python benchmarks/run.py mlp lstm --rounds 7   # some models, more rounds
+    python benchmarks/run.py --memory --imports    # also peak memory and import time
+
+For each reference model (``benchmarks/models.py``) both frameworks train on the same random
+batches, interleaved round by round (shinsou runs ``model.fit`` as users do; PyTorch a plain
+training loop), so both see the same machine load. Reported: median samples/s of each and
+``ratio = shinsou / torch`` (> 1: shinsou faster), and the geometric mean of the ratios.
+``--memory`` measures, in separate processes, what a training step adds to the resident
+memory after import and model build (peak RSS minus RSS before training). ``--imports``
+times ``import shinsou`` and ``import torch`` in fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from models import MODELS
+
+
+def _load_torch(threads):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def _batches(reference, steps, seed=0):
+    rng = np.random.default_rng(seed)
+    pairs = [reference.make_batch(rng, reference.batch_size) for _ in range(steps)]
+    return np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+
+
+def _time_shinsou(model, x, y, batch_size):
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    return time.perf_counter() - start
+
+
+def _time_torch(step, x, y, batch_size):
+    start = time.perf_counter()
+    for first in range(0, len(x), batch_size):
+        step(x[first : first + batch_size], y[first : first + batch_size])
+    return time.perf_counter() - start
+
+
+def throughput(name, torch, steps, rounds):
+    """Median samples/s of shinsou and of PyTorch (None without torch) for one model."""
+    import shinsou
+
+    reference = MODELS[name]
+    shinsou.utils.set_random_seed(0)
+    model = reference.build_shinsou()
+    x, y = _batches(reference, steps)
+    warm_x, warm_y = x[: 2 * reference.batch_size], y[: 2 * reference.batch_size]
+    _time_shinsou(model, warm_x, warm_y, reference.batch_size)
+    torch_step = None
+    if torch is not None:
+        torch.manual_seed(0)
+        torch_step = reference.build_torch(torch)
+        _time_torch(torch_step, warm_x, warm_y, reference.batch_size)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(len(x) / _time_shinsou(model, x, y, reference.batch_size))
+        if torch_step is not None:
+            theirs.append(len(x) / _time_torch(torch_step, x, y, reference.batch_size))
+    return statistics.median(ours), (statistics.median(theirs) if theirs else None)
+
+
+# -- memory (child processes) ---------------------------------------------------------------
+def _rss_kib(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def memory_child(framework, name, batch_size, steps=3):
+    """Run in a fresh process: KiB a few training steps add over the RSS after build."""
+    reference = MODELS[name]
+    rng = np.random.default_rng(1)
+    pairs = [reference.make_batch(rng, batch_size) for _ in range(steps)]
+    if framework == "shinsou":
+        model = reference.build_shinsou()
+        run = lambda bx, by: model.train_on_batch(bx, by)  # noqa: E731
+    else:
+        torch = _load_torch(2)
+        step = reference.build_torch(torch)
+        run = step
+    run(*pairs[0])  # build everything lazily created (optimizer slots, buffers) first
+    before = _rss_kib("VmRSS:")
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+    for bx, by in pairs[1:]:
+        run(bx, by)
+    return {"added_kib": _rss_kib("VmHWM:") - before, "rss_before_kib": before}
+
+
+def memory(name, batch_size):
+    results = {}
+    for framework in ("shinsou", "torch"):
+        command = [sys.executable, __file__, "--memory-child", framework, name, str(batch_size)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            results[framework] = None
+            continue
+        results[framework] = json.loads(done.stdout.strip().splitlines()[-1])
+    return results
+
+
+def import_seconds(module, repeats=5):
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    times = []
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if done.returncode != 0:
+            return None
+        times.append(float(done.stdout.strip()))
+    return min(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("models", nargs="*", default=list(MODELS), help="models to run")
+    parser.add_argument("--steps", type=int, default=10, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+    parser.add_argument("--memory", action="store_true", help="measure memory of resnet20")
+    parser.add_argument("--memory-batch", type=int, default=256)
+    parser.add_argument("--imports", action="store_true", help="time the imports")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        framework, name, batch = args.memory_child
+        print(json.dumps(memory_child(framework, name, int(batch))))
+        return 0
+    unknown = [name for name in args.models if name not in MODELS]
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {list(MODELS)}")
+
+    torch = _load_torch(args.threads)
+    print(f"{'model':<12} {'shinsou/s':>10} {'torch/s':>10} {'ratio':>7}")
+    ratios = []
+    for name in args.models:
+        ours, theirs = throughput(name, torch, args.steps, args.rounds)
+        ratio = ours / theirs if theirs else None
+        if ratio:
+            ratios.append(ratio)
+        theirs_text = f"{theirs:10.0f}" if theirs else f"{'-':>10}"
+        ratio_text = f"{ratio:7.2f}" if ratio else f"{'-':>7}"
+        print(f"{name:<12} {ours:10.0f} {theirs_text} {ratio_text}", flush=True)
+    if ratios:
+        geometric_mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print(f"{'geomean':<12} {'':>10} {'':>10} {geometric_mean:7.2f}")
+    if args.memory:
+        results = memory("resnet20", args.memory_batch)
+        for framework, result in results.items():
+            added = f"{result['added_kib'] / 1024:.0f} MiB" if result else "failed"
+            print(f"memory: resnet20 batch {args.memory_batch} training adds {added} ({framework})")
+    if args.imports:
+        for module in ("shinsou", "torch"):
+            seconds = import_seconds(module)
+            shown = f"{seconds * 1000:.0f} ms" if seconds is not None else "not installed"
+            print(f"import {module}: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

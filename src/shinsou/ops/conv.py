@@ -1,3 +1,0 @@
-"""Placeholder: filled in by its own change."""
-
-__all__ = []
