@@ -1,7 +1,7 @@
 """Convolution layers (channels-last): Conv1D/2D/3D, their transposes, depthwise and separable
 convolutions — ``activation(conv(inputs, kernel) + bias)`` with Keras's weights and configs.
 
-The convolution itself is one op of :mod:`shinsou.ops.conv`. The bias (and a ReLU, the usual
+The convolution itself is one op of :mod:`shinsou.ops.convolution`. The bias (and a ReLU, the usual
 activation) is then added *into the convolution's own fresh output array* as one more node:
 no second full-size array and no second pass for the ReLU, and the bias gradient is one
 matrix-vector product over the ``(N·H·W, filters)`` view of the output gradient.
