@@ -78,6 +78,11 @@ class CompileLoss:
     """The total training loss: the weighted sum of one loss per output."""
 
     def __init__(self, loss, loss_weights=None):
+        from .. import losses
+
+        for identifier in tree.flatten(loss):
+            if isinstance(identifier, str):
+                losses.get(identifier)  # an unknown name fails at compile(), not in fit()
         self.loss = loss
         self.loss_weights = loss_weights
         self._resolved = None
@@ -136,6 +141,11 @@ class CompileMetrics:
     """Compiled metrics, created on the first batch (when target shapes are known)."""
 
     def __init__(self, metrics, weighted_metrics):
+        from .. import metrics as metrics_module
+
+        for identifier in tree.flatten([metrics or [], weighted_metrics or []]):
+            if isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
+                metrics_module.get(identifier)  # an unknown name fails at compile()
         self.metrics_config = metrics
         self.weighted_config = weighted_metrics
         self._entries = None  # [(output index, metric, weighted)]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import KerasTensor
+from ..tensor import Tensor
 from ..utils import tree
 from .model import Model
 
@@ -32,6 +33,7 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable)
         self._layers: list[Layer] = []
         self._input_layer: InputLayer | None = None
+        self._input_declared = False  # an Input, InputLayer or input_shape= was given
         self.inputs = self.outputs = None
         for layer in layers or []:
             self.add(layer, rebuild=False)
@@ -55,11 +57,13 @@ class Sequential(Model):
                     "come from shinsou.Input(shape)"
                 )
             self._input_layer = operation
+            self._input_declared = True
             return
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer:
                 raise ValueError("Sequential: an InputLayer can only be the first layer")
             self._input_layer = layer
+            self._input_declared = True
             return
         if not isinstance(layer, Layer):
             raise TypeError(
@@ -70,6 +74,8 @@ class Sequential(Model):
                 f"Sequential: all layers must have unique names; '{layer.name}' appears twice"
             )
         self._layers.append(layer)
+        if len(self._layers) == 1 and layer._batch_input_shape is not None:
+            self._input_declared = True
         if rebuild:
             self._build_if_input_known()
 
@@ -139,6 +145,17 @@ class Sequential(Model):
         return tree.map_structure(lambda t: t.shape, self._output_struct)
 
     def call(self, inputs, training=None, mask=None):
+        # Check against a shape the user declared, not one guessed from the first batch.
+        expected = self._known_input_shape() if self._input_declared else None
+        if expected is not None and isinstance(inputs, Tensor):
+            received = inputs.shape
+            if len(received) != len(expected) or any(
+                e is not None and e != r for e, r in zip(expected, received)
+            ):
+                raise ValueError(
+                    f"Input of model '{self.name}' is incompatible: expected shape {expected}, "
+                    f"received shape {received}"
+                )
         x = inputs
         for layer in self._layers:
             x = layer(x)

@@ -32,8 +32,10 @@ __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
     "huber",
+    "mae",
     "mean_absolute_error",
     "mean_squared_error",
+    "mse",
     "sparse_categorical_crossentropy",
 ]
 
@@ -408,3 +410,7 @@ def huber(y_true, y_pred, delta=1.0) -> Tensor:
     slope = xp.clip(error, -delta, delta, out=error)
     slope *= 1 / count
     return _regression_record("huber", y_true, y_pred, loss, slope)
+
+
+mse = mean_squared_error  # the short names keras.losses accepts
+mae = mean_absolute_error

@@ -25,6 +25,7 @@ __all__ = [
     "cast",
     "clip",
     "divide",
+    "true_divide",
     "equal",
     "exp",
     "greater",
@@ -126,6 +127,9 @@ def divide(x1, x2) -> Tensor:
         )
 
     return record(out, (x1, x2), backward, "divide")
+
+
+true_divide = divide
 
 
 def power(x1, x2) -> Tensor:
