@@ -87,6 +87,37 @@ def is_floating(dtype) -> bool:
     return numpy.issubdtype(numpy.dtype(dtype), numpy.floating)
 
 
+def epsilon() -> float:
+    """The fuzz factor Keras adds to avoid dividing by zero (1e-7).
+
+    Example:
+        >>> epsilon()
+        1e-07
+    """
+    return 1e-7
+
+
+def image_data_format() -> str:
+    """shinsou is channels-last, like Keras's default: ``"channels_last"``.
+
+    Example:
+        >>> image_data_format()
+        'channels_last'
+    """
+    return "channels_last"
+
+
+def clear_session() -> None:
+    """Start default layer names afresh ("dense", "dense_1", ...), as Keras's does.
+
+    Example:
+        >>> clear_session()
+    """
+    from .utils.naming import clear_session as reset_names  # names live above the backend
+
+    reset_names()
+
+
 def rng() -> numpy.random.Generator:
     """The one random generator that dropout, noise and initializers draw from.
 
