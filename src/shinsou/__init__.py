@@ -29,7 +29,7 @@ from .layers import Input
 from .losses import Loss
 from .metrics import Metric
 from .models import Model, Sequential
-from .tensor import Tensor, is_grad_enabled, no_grad, tensor
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 from .variables import Variable
 
 __version__ = "0.1.0"
@@ -46,6 +46,7 @@ __all__ = [
     "backend",
     "callbacks",
     "datasets",
+    "enable_grad",
     "initializers",
     "is_grad_enabled",
     "layers",

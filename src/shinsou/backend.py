@@ -84,7 +84,7 @@ def is_floating(dtype) -> bool:
         >>> is_floating("float32"), is_floating("int64")
         (True, False)
     """
-    return numpy.issubdtype(numpy.dtype(dtype), numpy.floating)
+    return numpy.dtype(dtype).kind == "f"  # issubdtype is several times slower
 
 
 def epsilon() -> float:

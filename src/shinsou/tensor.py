@@ -23,6 +23,7 @@ from . import backend
 from .backend import xp
 
 _grad_enabled = True
+_recording_models = False  # set by enable_grad(): models called now record their graph
 
 
 class no_grad:
@@ -55,6 +56,49 @@ class no_grad:
                 return function(*args, **kwargs)
 
         return wrapper
+
+
+class enable_grad:
+    """Context manager (and decorator) that records graphs, also for whole-model calls.
+
+    Ops record a graph whenever an input requires a gradient. Calling a *model* on data
+    (``model(x)``) records none, for speed, unless it is called with ``training=True``, on
+    inputs that require gradients, or inside ``enable_grad()`` — which ``fit`` uses around
+    ``train_step``, so a custom ``train_step`` needs nothing more. It also switches
+    recording back on inside :class:`no_grad`.
+
+    Example:
+        >>> import shinsou
+        >>> w = shinsou.tensor([1.0], requires_grad=True)
+        >>> with shinsou.no_grad(), shinsou.enable_grad():
+        ...     (w * 2).requires_grad
+        True
+    """
+
+    def __enter__(self):
+        global _grad_enabled, _recording_models
+        self._previous = (_grad_enabled, _recording_models)
+        _grad_enabled = _recording_models = True
+        return self
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled, _recording_models
+        _grad_enabled, _recording_models = self._previous
+        return False
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with enable_grad():
+                return function(*args, **kwargs)
+
+        return wrapper
+
+
+def is_recording_models() -> bool:
+    """Whether model calls record a graph even without ``training=True`` (inside
+    :class:`enable_grad`)."""
+    return _recording_models
 
 
 def is_grad_enabled() -> bool:
@@ -203,7 +247,9 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad; no input that requires grad was "
-                "used to compute it (or it was computed under no_grad())"
+                "used to compute it, or it was computed under no_grad(). A model called on data "
+                "records a graph only with model(x, training=True) or inside "
+                "shinsou.enable_grad()"
             )
         if grad is None:
             if self.data.size != 1:

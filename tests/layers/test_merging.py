@@ -173,7 +173,7 @@ def test_merging_in_a_functional_model_trains_both_branches():
     left, right = shinsou.Input((3,)), shinsou.Input((3,))
     merged = layers.Concatenate()([layers.Dense(2)(left), layers.Dense(2)(right)])
     model = shinsou.Model([left, right], layers.Dense(1)(merged))
-    out = model([random_array((4, 3), seed=1), random_array((4, 3), seed=2)])
+    out = model([random_array((4, 3), seed=1), random_array((4, 3), seed=2)], training=True)
     out.sum().backward()
     assert out.shape == (4, 1)
     assert all(w.grad is not None for w in model.trainable_weights)

@@ -53,8 +53,21 @@ def test_gradients_flow_through_the_replayed_graph():
     x = shinsou.Input((2,))
     dense = layers.Dense(1, kernel_initializer="ones")
     model = shinsou.Model(x, dense(x) * 3.0)
-    model(np.array([[1.0, 2.0]])).sum().backward()
+    model(np.array([[1.0, 2.0]]), training=True).sum().backward()
     np.testing.assert_allclose(dense.kernel.grad, [[3.0], [6.0]])
+
+
+def test_model_call_on_data_records_a_graph_only_when_asked():
+    x = shinsou.Input((2,))
+    model = shinsou.Model(x, layers.Dense(1)(x))
+    data = np.ones((3, 2), "float32")
+    assert not model(data).requires_grad  # inference: no graph, no saved activations
+    assert model(data, training=True).requires_grad
+    with shinsou.enable_grad():
+        assert model(data).requires_grad
+    assert model(shinsou.tensor(data, requires_grad=True)).requires_grad
+    with pytest.raises(RuntimeError, match=r"training=True.*enable_grad"):
+        model(data).sum().backward()
 
 
 def test_input_shape_mismatch_names_model_and_shapes():

@@ -422,6 +422,9 @@ class Layer:
         specs = self.input_spec
         if specs is None:
             return
+        single = isinstance(specs, InputSpec) and isinstance(inputs, Tensor)
+        if single and specs.accepts(inputs.shape):  # the common case, no structure to walk
+            return
         specs = specs if isinstance(specs, (list, tuple)) else [specs]
         values = tree.flatten(inputs)
         for position, (spec, value) in enumerate(zip(specs, values)):
@@ -434,12 +437,14 @@ class Layer:
                 )
 
     def __call__(self, *args, **kwargs):
-        if is_symbolic((args, kwargs)):
-            return self._symbolic_call(args, kwargs)
-        args = tuple(_convert_inputs(arg) for arg in args)
+        if not _is_plain_tensor_call(args, kwargs):  # a fast path for the usual layer(x)
+            if is_symbolic((args, kwargs)):
+                return self._symbolic_call(args, kwargs)
+            args = tuple(_convert_inputs(arg) for arg in args)
         parameters = _call_parameters(type(self))
-        self._maybe_build(args, kwargs)
-        if args:
+        if not self.built:
+            self._maybe_build(args, kwargs)
+        if self.input_spec is not None and args:
             self._check_input_spec(args[0])
 
         training = kwargs.get("training")
@@ -457,14 +462,18 @@ class Layer:
         if "mask" in parameters:
             if mask is not None:
                 kwargs["mask"] = mask
-        else:
-            kwargs.pop("mask", None)  # not for call(), but it still decides the output mask
-        previous = _set_training_context(training)
-        try:
+        elif "mask" in kwargs:
+            del kwargs["mask"]  # not for call(), but it still decides the output mask
+        if self._call_losses:
             self._call_losses = []
+        if training is _training_context:
             outputs = self.call(*args, **kwargs)
-        finally:
-            _set_training_context(previous)
+        else:
+            previous = _set_training_context(training)
+            try:
+                outputs = self.call(*args, **kwargs)
+            finally:
+                _set_training_context(previous)
 
         if propagates:
             _attach_masks(outputs, self.compute_mask(args[0] if args else None, mask))
@@ -573,7 +582,16 @@ def _dtype_name(dtype) -> str:
     return backend.standardize_dtype(dtype).name
 
 
+def _is_plain_tensor_call(args, kwargs) -> bool:
+    """One tensor argument and only simple keyword values (training=..., mask=None)."""
+    if len(args) != 1 or not isinstance(args[0], Tensor):
+        return False
+    return all(value is None or isinstance(value, (bool, int, float)) for value in kwargs.values())
+
+
 def _collect_masks(inputs):
+    if isinstance(inputs, Tensor):
+        return inputs._keras_mask
     masks = [getattr(leaf, "_keras_mask", None) for leaf in tree.flatten(inputs)]
     if all(mask is None for mask in masks):
         return None

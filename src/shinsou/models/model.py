@@ -19,10 +19,29 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
+from .. import tensor as tensor_module
+from ..layers import base as layer_base
 from ..layers.base import Layer
-from ..layers.symbolic import KerasTensor
+from ..layers.symbolic import KerasTensor, is_symbolic
 from ..utils import tree
 from .trainer import Trainer
+
+
+def _inputs_require_grad(args, kwargs) -> bool:
+    """Whether any argument is symbolic or a tensor that requires a gradient."""
+    if len(args) == 1 and all(
+        value is None or isinstance(value, bool) for value in kwargs.values()
+    ):
+        if isinstance(args[0], tensor_module.Tensor):
+            return args[0].requires_grad
+        if isinstance(args[0], np.ndarray):
+            return False
+    leaves = tree.flatten((args, kwargs))
+    return is_symbolic(leaves) or any(
+        isinstance(leaf, tensor_module.Tensor) and leaf.requires_grad for leaf in leaves
+    )
 
 
 class Model(Trainer, Layer):
@@ -43,6 +62,25 @@ class Model(Trainer, Layer):
 
     def _init_model_state(self):
         Trainer.__init__(self)
+
+    def __call__(self, *args, **kwargs):
+        """Run the model; on data it records no graph unless asked to (see below).
+
+        A graph is recorded when called with ``training=True``, inside a ``training=True``
+        call, inside :class:`shinsou.enable_grad` (``fit`` wraps ``train_step`` in it), or on
+        inputs that require gradients (a generator's output fed to a discriminator, say).
+        Otherwise ``model(x)`` is inference: no graph, no saved activations.
+        """
+        if (
+            not tensor_module.is_grad_enabled()
+            or kwargs.get("training") is True
+            or layer_base._training_context is True
+            or tensor_module.is_recording_models()
+            or _inputs_require_grad(args, kwargs)
+        ):
+            return Layer.__call__(self, *args, **kwargs)
+        with tensor_module.no_grad():
+            return Layer.__call__(self, *args, **kwargs)
 
     def get_layer(self, name=None, index=None) -> Layer:
         """A layer of this model by name or by index (Keras's ``get_layer``).

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, enable_grad, no_grad
 from ..utils import tree
 from . import data as data_module
 from .compile_utils import CompileLoss, CompileMetrics
@@ -225,7 +225,8 @@ class Trainer:
             callback_list.on_epoch_begin(epoch)
             for step, batch in enumerate(batches.epoch()):
                 callback_list.on_train_batch_begin(step)
-                logs = self.train_step(batch)
+                with enable_grad():
+                    logs = self.train_step(batch)
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -338,7 +339,9 @@ class Trainer:
                 ).epoch()
             )
         )
-        return _format_logs(self.train_step(batch), return_dict)
+        with enable_grad():
+            logs = self.train_step(batch)
+        return _format_logs(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) on one batch, without training."""

@@ -25,7 +25,6 @@ __all__ = [
     "cast",
     "clip",
     "divide",
-    "true_divide",
     "equal",
     "exp",
     "greater",
@@ -48,6 +47,7 @@ __all__ = [
     "sqrt",
     "square",
     "subtract",
+    "true_divide",
     "where",
 ]
 
