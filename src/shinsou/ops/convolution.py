@@ -288,15 +288,21 @@ def _transpose_geometry(op_name, x_shape, w_shape, strides, padding, output_padd
 def conv_forward(x, w, geometry: WindowGeometry):
     """``conv`` of ``x (N, *in, C)`` with ``w (*k, C, F)``.
 
-    The im2col rows go to a reused scratch buffer and are not kept: the kernel gradient
-    gathers them again. Keeping them cost k² times each conv input in memory (2.4 GB for a
-    ResNet-20 step at batch 256, against PyTorch's 0.65 GB) and measured no faster, since
-    fresh gigabytes cost page faults.
+    The im2col rows are made a slice of the batch at a time in a reused scratch buffer and
+    not kept: the kernel gradient gathers them again. Keeping them cost k² times each conv
+    input in memory (2.4 GB for a ResNet-20 step at batch 256, against PyTorch's 0.65 GB)
+    and measured no faster, since fresh gigabytes cost page faults.
     """
     batch, filters = x.shape[0], w.shape[-1]
-    columns = _columns(x, geometry, temporary=True)
-    out = columns @ w.reshape(-1, filters)
-    return out.reshape(batch, *geometry.out_spatial, filters)
+    kernel = w.reshape(-1, filters)
+    if geometry.is_pointwise:
+        out = x.reshape(-1, x.shape[-1]) @ kernel
+        return out.reshape(batch, *geometry.out_spatial, filters)
+    out = xp.empty((batch, *geometry.out_spatial, filters), dtype=xp.result_type(x, w))
+    rows = out.reshape(batch, _product(geometry.out_spatial), filters)
+    for start, stop, columns in _column_chunks(x, geometry):
+        xp.matmul(columns, kernel, out=rows[start:stop].reshape(-1, filters))
+    return out
 
 
 def conv_input_grad(g, w, geometry: WindowGeometry):
@@ -339,22 +345,54 @@ def conv_input_grad(g, w, geometry: WindowGeometry):
 def conv_kernel_grad(g, x, geometry: WindowGeometry):
     """Gradient of ``conv`` with respect to its kernel: windows^T @ output gradient."""
     filters = g.shape[-1]
-    columns = _columns(x, geometry, temporary=True)
-    grad = columns.T @ g.reshape(-1, filters)
+    if geometry.is_pointwise:
+        grad = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, filters)
+        return grad.reshape(*geometry.kernel_shape, x.shape[-1], filters)
+    rows = g.reshape(g.shape[0], _product(geometry.out_spatial), filters)
+    grad = None
+    for start, stop, columns in _column_chunks(x, geometry):
+        part = columns.T @ rows[start:stop].reshape(-1, filters)
+        grad = part if grad is None else _accumulate(grad, part)
+    if grad is None:  # an empty batch
+        grad = xp.zeros((_product(geometry.kernel_shape) * x.shape[-1], filters), g.dtype)
     return grad.reshape(*geometry.kernel_shape, x.shape[-1], filters)
 
 
-def _columns(x, geometry: WindowGeometry, temporary=False):
-    if geometry.is_pointwise:
-        return x.reshape(-1, x.shape[-1])
-    return gather_windows(
-        pad_spatial(x, geometry.pads),
-        geometry.kernel_shape,
-        geometry.dilations,
-        geometry.strides,
-        geometry.out_spatial,
-        temporary,
-    )
+def _accumulate(total, part):
+    total += part
+    return total
+
+
+# im2col rows of at most this many bytes at once: small enough to keep a ResNet's step
+# memory near PyTorch's, large enough (thousands of rows) for full-speed GEMMs.
+_CHUNK_BYTES = 16 << 20
+
+
+def _column_chunks(x, geometry: WindowGeometry):
+    """Yield ``(start, stop, rows)``: the im2col rows of batch items ``start:stop``, made in
+    the scratch buffer (valid until the next chunk)."""
+    padded = pad_spatial(x, geometry.pads)
+    batch = x.shape[0]
+    row_bytes = _product(geometry.out_spatial) * _product(geometry.kernel_shape) * x.shape[-1]
+    step = max(1, _CHUNK_BYTES // max(1, row_bytes * x.dtype.itemsize))
+    for start in range(0, batch, step):
+        stop = min(start + step, batch)
+        columns = gather_windows(
+            padded[start:stop],
+            geometry.kernel_shape,
+            geometry.dilations,
+            geometry.strides,
+            geometry.out_spatial,
+            temporary=True,
+        )
+        yield start, stop, columns
+
+
+def _product(values) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result
 
 
 # -- depthwise: one small product per kernel tap, vectorised over batch, pixels, channels ----
