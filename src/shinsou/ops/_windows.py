@@ -338,8 +338,10 @@ def gather_windows(padded, kernel_shape, dilations, strides, out_spatial, tempor
     return columns.reshape(batch * _product(out_spatial), _product(kernel_shape) * channels)
 
 
-def scatter_windows(columns, padded_shape, kernel_shape, dilations, strides, out_spatial):
+def scatter_windows(columns, padded_shape, kernel_shape, dilations, strides, out_spatial, out=None):
     """col2im, the adjoint of :func:`gather_windows`: add every row back where it was read.
+
+    The sums go into ``out`` (zeros of ``padded_shape``, given by the caller) when given.
 
     Example:
         >>> rows = xp.ones((2, 2))
@@ -348,7 +350,7 @@ def scatter_windows(columns, padded_shape, kernel_shape, dilations, strides, out
     """
     batch, channels = padded_shape[0], padded_shape[-1]
     windows = columns.reshape(batch, *out_spatial, *kernel_shape, channels)
-    grad = xp.zeros(padded_shape, columns.dtype)
+    grad = xp.zeros(padded_shape, columns.dtype) if out is None else out
     targets = taps(kernel_shape, dilations, strides, out_spatial)
 
     def add(start, stop):

@@ -329,16 +329,24 @@ def conv_input_grad(g, w, geometry: WindowGeometry):
             out_spatial=geometry.in_spatial,
         )
         return conv_forward(g, flipped, back)
-    windows = scratch((rows.shape[0], w.size // filters), g.dtype)
-    xp.matmul(rows, w.reshape(-1, filters).T, out=windows)
-    padded = scatter_windows(
-        windows,
-        (batch, *geometry.padded_spatial, channels),
-        geometry.kernel_shape,
-        geometry.dilations,
-        geometry.strides,
-        geometry.out_spatial,
-    )
+    # col2im a slice of the batch at a time, like the forward pass's im2col.
+    padded = xp.zeros((batch, *geometry.padded_spatial, channels), g.dtype)
+    pixels, width = _product(geometry.out_spatial), w.size // filters
+    per_item = rows.reshape(batch, pixels, filters)
+    step = max(1, _CHUNK_BYTES // max(1, pixels * width * g.dtype.itemsize))
+    for start in range(0, batch, step):
+        stop = min(start + step, batch)
+        windows = scratch(((stop - start) * pixels, width), g.dtype)
+        xp.matmul(per_item[start:stop].reshape(-1, filters), w.reshape(-1, filters).T, out=windows)
+        scatter_windows(
+            windows,
+            (stop - start, *geometry.padded_spatial, channels),
+            geometry.kernel_shape,
+            geometry.dilations,
+            geometry.strides,
+            geometry.out_spatial,
+            out=padded[start:stop],
+        )
     return unpad_gradient(padded, geometry.pads, geometry.in_spatial)
 
 
