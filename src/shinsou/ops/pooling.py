@@ -55,30 +55,39 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
     )
     lowest = -xp.inf if backend.is_floating(x.dtype) else xp.iinfo(x.dtype).min
     padded = pad_spatial(x.data, geometry.pads, value=lowest)
-    if geometry.tiles_input:
-        out = _tiles(padded, geometry).max(axis=_tile_axes(geometry))
-    else:
-        sources = _taps(geometry)
-        out = padded[sources[0]].copy()
-        for source in sources[1:]:
-            xp.maximum(out, padded[source], out=out)
+    # Elementwise maxima of the taps' strided views, remembering which tap won each window
+    # (a reduction over the window axes of a reshaped view measured 3× slower, and masked
+    # copies 8× slower than this arithmetic on small uint8 arrays). A strictly greater value
+    # takes over, so on ties the first tap in row-major window order keeps the gradient, as
+    # in PyTorch.
+    sources = _taps(geometry)
+    out = padded[sources[0]].copy()
+    index_type = xp.uint8 if len(sources) <= 255 else xp.int32
+    winner = xp.zeros(out.shape, dtype=index_type)
+    better = xp.empty(out.shape, dtype=bool)
+    step = xp.empty(out.shape, dtype=index_type)
+    for tap, source in enumerate(sources[1:], start=1):
+        xp.greater(padded[source], out, out=better)
+        xp.maximum(out, padded[source], out=out)
+        xp.subtract(tap, winner, out=step)  # winner = tap where better, kept elsewhere
+        xp.multiply(step, better, out=step)
+        winner += step
 
     def backward(g):
-        grad = xp.zeros(padded.shape, g.dtype)
-        taken = xp.zeros(out.shape, dtype=bool)
-        winner = xp.empty(out.shape, dtype=bool)
-        share = xp.empty(out.shape, dtype=g.dtype)
         overlapping = any(s < k for s, k in zip(geometry.strides, geometry.kernel_shape))
-        for source in _taps(geometry):
-            # The first maximum in row-major window order takes the gradient; later equal
-            # values see `taken` set (winner > taken is "winner and not yet taken").
-            xp.equal(padded[source], out, out=winner)
-            xp.greater(winner, taken, out=winner)
-            taken |= winner
+        covered = not overlapping and padded.shape[1:-1] == tuple(
+            o * s for o, s in zip(geometry.out_spatial, geometry.strides)
+        )
+        # Windows that tile the input exactly write every position: no zero fill needed.
+        grad = (xp.empty if covered else xp.zeros)(padded.shape, g.dtype)
+        chosen = xp.empty(out.shape, dtype=bool)
+        share = None if not overlapping else xp.empty(out.shape, dtype=g.dtype)
+        for tap, source in enumerate(sources):
+            xp.equal(winner, tap, out=chosen)
             if overlapping:
-                grad[source] += xp.multiply(g, winner, out=share)
+                grad[source] += xp.multiply(g, chosen, out=share)
             else:  # each input pixel lies in at most one window
-                xp.multiply(g, winner, out=grad[source])
+                xp.multiply(g, chosen, out=grad[source])
         return (unpad_gradient(grad, geometry.pads, geometry.in_spatial),)
 
     y = record(out, (x,), backward, op_name)
