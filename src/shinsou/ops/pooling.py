@@ -75,10 +75,10 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 
     def backward(g):
         overlapping = any(s < k for s, k in zip(geometry.strides, geometry.kernel_shape))
-        covered = not overlapping and padded.shape[1:-1] == tuple(
-            o * s for o, s in zip(geometry.out_spatial, geometry.strides)
-        )
         # Windows that tile the input exactly write every position: no zero fill needed.
+        tiles = tuple(geometry.strides) == tuple(geometry.kernel_shape)
+        whole = tuple(o * k for o, k in zip(geometry.out_spatial, geometry.kernel_shape))
+        covered = tiles and padded.shape[1:-1] == whole
         grad = (xp.empty if covered else xp.zeros)(padded.shape, g.dtype)
         chosen = xp.empty(out.shape, dtype=bool)
         share = None if not overlapping else xp.empty(out.shape, dtype=g.dtype)
