@@ -136,9 +136,7 @@ def import_seconds(module, repeats=5):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     times = []
     for _ in range(repeats + 1):  # the first run may write the bytecode caches
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env
-        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
         if done.returncode != 0:
             return None
         times.append(float(done.stdout.strip()))
