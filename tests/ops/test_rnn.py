@@ -461,7 +461,7 @@ def test_recycled_buffers_do_not_leak_between_calls():
 
 
 def test_buffer_pool_reuses_by_shape_and_stays_bounded():
-    from shinsou.ops.rnn import _BufferPool
+    from shinsou.ops._recurrence import _BufferPool
 
     pool = _BufferPool(max_bytes=1000)
     first = np.empty((100,), np.float32)

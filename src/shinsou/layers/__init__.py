@@ -11,6 +11,7 @@ from .attention import *  # noqa: F403
 from .base import InputSpec as InputSpec
 from .base import Layer as Layer
 from .conv import *  # noqa: F403
+from .conv_depthwise import *  # noqa: F403
 from .core import Dense as Dense
 from .embedding import *  # noqa: F403
 from .input_layer import Input as Input

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .. import backend, ops
 from .base import InputSpec, Layer
-from .conv import conv_output_length, standardize_padding, standardize_tuple
+from .conv_base import conv_output_length, standardize_padding, standardize_tuple
 from .reshaping import standardize_data_format
 
 __all__ = [
