@@ -128,6 +128,23 @@ def rng() -> numpy.random.Generator:
     return _rng
 
 
+def random_bits(generator: numpy.random.Generator, shape) -> numpy.ndarray:
+    """Uniform random ``uint32`` values of ``shape`` straight from ``generator``'s bit stream.
+
+    Half the time of float32 draws (two values per 64-bit output, no conversion): what
+    dropout masks need, compared against an integer threshold.
+
+    Example:
+        >>> random_bits(numpy.random.default_rng(0), (2, 3)).dtype
+        dtype('uint32')
+    """
+    count = 1
+    for size in shape:
+        count *= int(size)
+    raw = generator.bit_generator.random_raw((count + 1) // 2)
+    return raw.view(numpy.uint32)[:count].reshape(shape)
+
+
 def set_seed(seed: int | None) -> None:
     """Re-seed the shared random generator so that runs repeat exactly.
 

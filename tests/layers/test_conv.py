@@ -10,7 +10,7 @@ import pytest
 
 import shinsou
 from shinsou import layers
-from shinsou.layers.conv_base import add_bias_in_place
+from shinsou.layers.core import add_bias_in_place
 from support import check_gradient, random_array, torch
 
 F = torch.nn.functional if torch else None

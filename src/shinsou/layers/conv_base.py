@@ -9,10 +9,8 @@ Example:
 from __future__ import annotations
 
 from .. import activations, initializers, ops, regularizers
-from ..backend import xp
-from ..tensor import record
 from .base import InputSpec, Layer
-from .core import _serialize_or_none
+from .core import _serialize_or_none, add_bias_in_place
 from .reshaping import standardize_data_format
 
 # -- arguments ------------------------------------------------------------------------------
@@ -100,36 +98,6 @@ def _check_spatial_output(layer, input_shape, spatial):
 
 
 # -- bias and ReLU, fused into the convolution's output ----------------------------------------
-
-
-def add_bias_in_place(outputs, bias, relu=False):
-    """``outputs + bias`` (then ``max(·, 0)`` when ``relu``) as one node, written into
-    ``outputs``' own array.
-
-    Only for an ``outputs`` fresh from an op whose backward does not read its result (the
-    convolution ops): overwriting it then costs nothing and saves a full-size copy.
-
-    Example:
-        >>> import shinsou
-        >>> y = add_bias_in_place(shinsou.tensor([[1.0, -3.0]]), shinsou.tensor([1.0, 1.0]), True)
-        >>> y.tolist()
-        [[2.0, 0.0]]
-    """
-    data = outputs.data
-    data += bias.data
-    if relu:
-        xp.maximum(data, 0, out=data)
-
-    def backward(g):
-        if relu:
-            g = g * (data > 0)
-        grad_bias = None
-        if bias.requires_grad:
-            rows = g.reshape(-1, g.shape[-1])
-            grad_bias = xp.ones(rows.shape[0], dtype=rows.dtype) @ rows
-        return g, grad_bias
-
-    return record(data, (outputs, bias), backward, "bias_add_relu" if relu else "bias_add")
 
 
 def _channels_last(inputs):

@@ -11,6 +11,8 @@ Example:
 from __future__ import annotations
 
 from .. import activations, initializers, ops, regularizers
+from ..backend import xp
+from ..tensor import record
 from .base import InputSpec, Layer
 
 
@@ -20,6 +22,37 @@ def check_positive_int(layer_name, argument, value):
         raise ValueError(
             f"{layer_name}: {argument} must be a positive integer, received {argument}={value!r}"
         )
+
+
+def add_bias_in_place(outputs, bias, relu=False):
+    """``outputs + bias`` (then ``max(·, 0)`` when ``relu``) as one node, written into
+    ``outputs``' own array.
+
+    Only for an ``outputs`` fresh from an op whose backward does not read its result (matmul,
+    the convolution ops): overwriting it then costs nothing and saves a full-size copy, and
+    the bias gradient is one matrix-vector product.
+
+    Example:
+        >>> import shinsou
+        >>> y = add_bias_in_place(shinsou.tensor([[1.0, -3.0]]), shinsou.tensor([1.0, 1.0]), True)
+        >>> y.tolist()
+        [[2.0, 0.0]]
+    """
+    data = outputs.data
+    data += bias.data
+    if relu:
+        xp.maximum(data, 0, out=data)
+
+    def backward(g):
+        if relu:
+            g = g * (data > 0)
+        grad_bias = None
+        if bias.requires_grad:
+            rows = g.reshape(-1, g.shape[-1])
+            grad_bias = xp.ones(rows.shape[0], dtype=rows.dtype) @ rows
+        return g, grad_bias
+
+    return record(data, (outputs, bias), backward, "bias_add_relu" if relu else "bias_add")
 
 
 class Dense(Layer):
@@ -94,9 +127,13 @@ class Dense(Layer):
 
     def call(self, inputs):
         x = ops.matmul(inputs, self.kernel)
+        relu_fused = False
         if self.bias is not None:
-            x = x + self.bias
-        return self.activation(x) if self.activation is not activations.linear else x
+            relu_fused = self.activation is activations.relu
+            x = add_bias_in_place(x, self.bias, relu=relu_fused)
+        if relu_fused or self.activation is activations.linear:
+            return x
+        return self.activation(x)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
