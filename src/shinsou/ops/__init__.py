@@ -14,10 +14,12 @@ from .activations import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .core import *  # noqa: F403
+from .linalg import *  # noqa: F403
 from .losses import *  # noqa: F403
 from .manipulation import *  # noqa: F403
 from .math import *  # noqa: F403
 from .normalization import *  # noqa: F403
+from .numeric import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .random import *  # noqa: F403
 from .reduce import *  # noqa: F403
