@@ -34,6 +34,17 @@ from .variables import Variable
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # The model zoo is large and rarely needed at once: import it on first use, so that
+    # ``import shinsou`` stays fast.
+    if name == "applications":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.applications")
+    raise AttributeError(f"module 'shinsou' has no attribute {name!r}")
+
+
 __all__ = [
     "Input",
     "Loss",
