@@ -117,3 +117,11 @@ def test_symbolic_ops_and_slicing_become_graph_nodes():
     x = shinsou.Input((4,))
     model = shinsou.Model(x, (x[:, :2] * 2.0) @ np.ones((2, 1), "float32"))
     assert model(np.arange(8, dtype="float32").reshape(2, 4)).tolist() == [[2.0], [18.0]]
+
+
+def test_predict_and_predict_on_batch_with_two_inputs():
+    a, b = shinsou.Input((3,)), shinsou.Input((3,))
+    model = shinsou.Model([a, b], layers.Add()([a, b]))
+    pair = [np.ones((5, 3), "float32"), np.full((5, 3), 2.0, "float32")]
+    np.testing.assert_allclose(model.predict(pair, batch_size=2, verbose=0), 3.0)
+    np.testing.assert_allclose(model.predict_on_batch(pair), 3.0)

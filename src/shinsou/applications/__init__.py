@@ -28,7 +28,9 @@ _FAMILIES = (
     "unet",
     "wavenet",
     "seq2seq",
+    "seq2seq_decoding",
     "gan",
+    "conditional_gan",
 )
 
 __all__ = []

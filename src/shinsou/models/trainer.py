@@ -313,7 +313,7 @@ class Trainer:
         outputs = []
         for step, (batch_x, _, _) in enumerate(batches.epoch()):
             callback_list.on_predict_batch_begin(step)
-            batch_out = tree.map_structure(_to_numpy, self.predict_step(batch_x))
+            batch_out = tree.map_structure(_to_numpy, self.predict_step((batch_x,)))
             outputs.append(batch_out)
             callback_list.on_predict_batch_end(step, {"outputs": batch_out})
         callback_list.on_predict_end()
@@ -358,7 +358,7 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The model's outputs on one batch, as NumPy arrays."""
-        return tree.map_structure(_to_numpy, self.predict_step(data_module.as_arrays(x)))
+        return tree.map_structure(_to_numpy, self.predict_step((data_module.as_arrays(x),)))
 
 
 def _as_python(value):
