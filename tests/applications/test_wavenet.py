@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 import shinsou
-from shinsou.applications import WaveNet, generate, mu_law_decode, mu_law_encode
-from shinsou.applications.wavenet import _IncrementalWaveNet, _sample
+from shinsou.applications import WaveNet, mu_law_decode, mu_law_encode
+from shinsou.applications.wavenet import _IncrementalWaveNet, _sample, generate
 from shinsou.saving import load_model
 
 

@@ -322,12 +322,28 @@ def test_unsafe_files_are_refused(tmp_path):
         load_weights(model, text)
 
 
-def test_legacy_keras2_file_is_a_clear_error(tmp_path):
+def test_keras2_file_loads_by_layer_name_and_mismatches_are_listed(tmp_path):
+    model = sequential(units=(2,))
+    layer = model.layers[0]
+    kernel, bias = (np.full(w.shape, 0.5, "float32") for w in layer.weights)
     path = tmp_path / "old.h5"
-    with h5py.File(path, "w") as h5file:
-        h5file.attrs["layer_names"] = [b"dense"]
-    with pytest.raises(ValueError, match="Keras 2"):
-        load_weights(sequential(), path)
+    with h5py.File(path, "w") as h5file:  # the tf.keras 2 layout
+        h5file.attrs["layer_names"] = [layer.name.encode()]
+        h5file[f"{layer.name}/{layer.name}/kernel:0"] = kernel
+        h5file[f"{layer.name}/{layer.name}/bias:0"] = bias
+        h5file[layer.name].attrs["weight_names"] = [
+            f"{layer.name}/kernel:0".encode(),
+            f"{layer.name}/bias:0".encode(),
+        ]
+    load_weights(model, path)
+    np.testing.assert_array_equal(layer.kernel.numpy(), kernel)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h5file:
+        h5file.attrs["layer_names"] = [b"unknown"]
+        h5file["unknown/unknown/kernel:0"] = kernel
+        h5file["unknown"].attrs["weight_names"] = [b"unknown/kernel:0"]
+    with pytest.raises(ValueError, match=r"not in the file[\s\S]*lacks: 'unknown'"):
+        load_weights(sequential(units=(2,)), other)
 
 
 def test_missing_h5py_is_an_import_error_naming_it(tmp_path, monkeypatch):

@@ -1,46 +1,109 @@
-"""The model zoo (``keras.applications`` and the lecture's classic networks).
+"""The model zoo: ``keras.applications`` (with Keras's weight files), torchvision's
+architectures (with their state dicts), and the lecture's classic networks.
 
-Every module of this package defines ``__all__``; they are re-exported here.
+Each family is also a module, as in Keras: ``applications.resnet50.preprocess_input``,
+``applications.wavenet.generate``, ...
 
 Example:
     >>> from shinsou import applications
-    >>> callable(applications.__name__.upper)
-    True
+    >>> applications.LeNet5().count_params()
+    61706
 """
 
-import importlib
+from . import (
+    cifar_resnet,
+    conditional_gan,
+    densenet,
+    gan,
+    imagenet_utils,
+    inception_v3,
+    lenet,
+    mobilenet_v2,
+    resnet,
+    resnet50,
+    resnet_v2,
+    seq2seq,
+    seq2seq_decoding,
+    torchvision_models,
+    unet,
+    vgg16,
+    vgg19,
+    wavenet,
+)
+from .cifar_resnet import CIFARResNet, ResNet20, ResNet32, ResNet56, ResNet110
+from .conditional_gan import ConditionalBatchNormalization, ConditionalGAN
+from .densenet import DenseNet121, DenseNet169, DenseNet201
+from .gan import DCGAN
+from .inception_v3 import InceptionV3
+from .lenet import LeNet5
+from .mobilenet_v2 import MobileNetV2
+from .resnet import ResNet50, ResNet101, ResNet152
+from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+from .seq2seq import (
+    PositionalEmbedding,
+    Transformer,
+    TransformerDecoder,
+    TransformerEncoder,
+    positional_encoding,
+)
+from .seq2seq_decoding import beam_search_decode, greedy_decode
+from .torchvision_models import from_torchvision
+from .unet import UNet
+from .vgg16 import VGG16
+from .vgg19 import VGG19
+from .wavenet import WaveNet, mu_law_decode, mu_law_encode
 
-# Each family lives in its own module; a module that is not there yet is skipped, so that
-# the package imports while the zoo grows.
-_FAMILIES = (
+__all__ = [
+    "DCGAN",
+    "VGG16",
+    "VGG19",
+    "CIFARResNet",
+    "ConditionalBatchNormalization",
+    "ConditionalGAN",
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
+    "InceptionV3",
+    "LeNet5",
+    "MobileNetV2",
+    "PositionalEmbedding",
+    "ResNet20",
+    "ResNet32",
+    "ResNet50",
+    "ResNet50V2",
+    "ResNet56",
+    "ResNet101",
+    "ResNet101V2",
+    "ResNet110",
+    "ResNet152",
+    "ResNet152V2",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerEncoder",
+    "UNet",
+    "WaveNet",
+    "beam_search_decode",
+    "cifar_resnet",
+    "conditional_gan",
+    "densenet",
+    "from_torchvision",
+    "gan",
+    "greedy_decode",
     "imagenet_utils",
-    "vgg16",
-    "vgg19",
+    "inception_v3",
+    "lenet",
+    "mobilenet_v2",
+    "mu_law_decode",
+    "mu_law_encode",
+    "positional_encoding",
     "resnet",
     "resnet50",
     "resnet_v2",
-    "densenet",
-    "inception_v3",
-    "mobilenet_v2",
-    "torchvision_models",
-    "lenet",
-    "cifar_resnet",
-    "unet",
-    "wavenet",
     "seq2seq",
     "seq2seq_decoding",
-    "gan",
-    "conditional_gan",
-)
-
-__all__ = []
-for _family in _FAMILIES:
-    try:
-        _module = importlib.import_module(f"{__name__}.{_family}")
-    except ModuleNotFoundError as _error:
-        if _error.name != f"{__name__}.{_family}":
-            raise
-        continue
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+    "torchvision_models",
+    "unet",
+    "vgg16",
+    "vgg19",
+    "wavenet",
+]

@@ -388,11 +388,10 @@ def read_weights(model, h5file, skip_mismatch=False) -> None:
 
 
 def _read_legacy_keras2(model, h5file, skip_mismatch):
-    """Extension point for tf.keras 2 HDF5 files (``layer_names`` / ``weight_names``)."""
-    raise ValueError(
-        "this is a Keras 2 (legacy HDF5) weights file, organised by layer names; shinsou "
-        "reads Keras 3 .weights.h5 and .keras files only, for now"
-    )
+    """tf.keras 2 HDF5 files (``layer_names`` / ``weight_names``), matched by layer name."""
+    from .legacy_h5 import read_legacy_keras2  # imported late: it builds on this module
+
+    read_legacy_keras2(model, h5file, skip_mismatch)
 
 
 def _reader_for(h5file):
