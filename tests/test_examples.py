@@ -43,3 +43,17 @@ def test_example_runs_one_epoch(tmp_path, script, train, test, expected):
     assert result.returncode == 0, result.stderr[-2000:]
     assert expected in result.stdout
     assert "Test accuracy:" in result.stdout
+
+
+def test_fine_tuning_example_runs_and_reports_both_accuracies(tmp_path):
+    pytest.importorskip("sklearn", reason="the example uses the embedded digits ([all] extra)")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "fine_tuning.py"), "--epochs", "2", "--per-class", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fine-tuned from the task-A backbone:" in result.stdout
+    assert "trained from scratch:" in result.stdout
