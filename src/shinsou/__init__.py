@@ -33,15 +33,16 @@ from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 from .variables import Variable
 
 __version__ = "0.1.0"
+_LAZY_SUBPACKAGES = ("applications", "vision", "viz")
 
 
 def __getattr__(name):
-    # The model zoo is large and rarely needed at once: import it on first use, so that
-    # ``import shinsou`` stays fast.
-    if name == "applications":
+    # The model zoo, the vision case studies and the pictures are large and rarely needed
+    # at once: import them on first use, so that ``import shinsou`` stays fast.
+    if name in _LAZY_SUBPACKAGES:
         import importlib
 
-        return importlib.import_module(f"{__name__}.applications")
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'shinsou' has no attribute {name!r}")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import os
 import sys
 import time
@@ -166,12 +167,38 @@ def run_demo(args):
     return 0
 
 
+def _command_in(module_name, name, summary):
+    """A :class:`Command` whose two functions live in ``module_name``, imported on first use.
+
+    Example:
+        >>> command = _command_in("shinsou.vision.detect_command", "detect", "find shapes")
+        >>> parser = argparse.ArgumentParser()
+        >>> command.add_arguments(parser)
+        >>> parser.parse_args([]).output
+        'shinsou-detect'
+    """
+
+    def add_arguments(parser):
+        importlib.import_module(module_name).add_arguments(parser)
+
+    def run(args):
+        return importlib.import_module(module_name).run(args)
+
+    return Command(name, summary, add_arguments, run)
+
+
 COMMANDS = (
     Command(
         "demo",
         "train the lecture's convnet on 8×8 handwritten digits (well under a minute)",
         _demo_arguments,
         run_demo,
+    ),
+    _command_in(
+        "shinsou.vision.detect_command",
+        "detect",
+        "object detection: train a one-stage detector on shapes scenes, score it (COCO AP), "
+        "draw its boxes",
     ),
 )
 """The subcommands, in the order ``shinsou --help`` lists them."""
