@@ -156,3 +156,47 @@ def test_masking_with_a_custom_value_in_a_model():
     assert out._keras_mask.tolist() == [[True, False, True]]
     np.testing.assert_array_equal(out.numpy()[0, 1], [0.0, 0.0])
     assert model.layers[-1].get_config()["mask_value"] == -1.0
+
+
+def double(x):
+    return x * 2
+
+
+def _saved_lambda_model(tmp_path, function):
+    inputs = shinsou.Input((3,))
+    model = shinsou.Model(inputs, Lambda(function, name="twice")(inputs))
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    return path
+
+
+def test_lambda_named_function_loads_with_custom_objects_or_scope(tmp_path):
+    path = _saved_lambda_model(tmp_path, double)
+    x = np.ones((2, 3), "float32")
+    loaded = saving.load_model(path, custom_objects={"double": double})
+    assert loaded.get_layer("twice").function is double
+    np.testing.assert_allclose(loaded(x).numpy(), 2 * x)
+    with saving.custom_object_scope({"double": double}):
+        assert saving.load_model(path).get_layer("twice").function is double
+    with pytest.raises(ValueError, match=r"cannot restore its function 'double'.*custom_obj"):
+        saving.load_model(path)
+
+
+def test_lambda_registered_function_loads_without_custom_objects(tmp_path):
+    @saving.register_keras_serializable(package="lambda_test")
+    def triple(x):
+        return x * 3
+
+    path = _saved_lambda_model(tmp_path, triple)
+    loaded = saving.load_model(path)
+    assert loaded.get_layer("twice").function is triple
+    config = {"name": "t", "function": saved_function("triple", "elsewhere")}
+    config["function"]["registered_name"] = "lambda_test>triple"
+    assert Lambda.from_config(config).function is triple
+
+
+def test_lambda_bytecode_is_refused_even_with_safe_mode_false(tmp_path):
+    with pytest.warns(UserWarning, match="lambda"):
+        path = _saved_lambda_model(tmp_path, lambda x: x * 2)
+    with pytest.raises(ValueError, match="bytecode"):
+        saving.load_model(path, safe_mode=False)

@@ -1,8 +1,9 @@
 """Layers that wrap a function or pass their input through: Lambda, Identity, Masking.
 
 A Lambda layer's config holds its function object; saving writes it by name (never as code
-that loading would run), so loading needs the function back through ``custom_objects``
-unless it is one of shinsou's ops or activations.
+that loading would run), so loading needs the function back — through ``custom_objects``,
+a ``custom_object_scope`` or ``register_keras_serializable`` — unless it is one of
+shinsou's ops or activations.
 
 Example:
     >>> import numpy as np
@@ -21,6 +22,7 @@ from .. import activations, ops
 from ..backend import xp
 from ..tensor import Tensor
 from ..utils import tree
+from ..utils.object_registration import get_registered_object
 from .base import Layer, _merge_runs, _run_on_zeros
 
 __all__ = ["Identity", "Lambda", "Masking"]
@@ -28,8 +30,9 @@ __all__ = ["Identity", "Lambda", "Masking"]
 
 def _find_function(spec, custom_objects, layer_name, argument):
     """The function a saved config names (Keras's ``{"class_name": "function", ...}``):
-    from ``custom_objects``, or shinsou's own ops and activations for names saved from them.
-    Never from code stored in the config."""
+    from ``custom_objects``, the active ``custom_object_scope`` or the registry of
+    ``register_keras_serializable`` (by registered name, then plain name), or shinsou's own
+    ops and activations for names saved from them. Never from code stored in the config."""
     if spec.get("class_name") == "__lambda__":
         raise ValueError(
             f"Lambda '{layer_name}': its {argument} was saved as Python bytecode (a lambda). "
@@ -38,8 +41,11 @@ def _find_function(spec, custom_objects, layer_name, argument):
         )
     names = [n for n in (spec.get("registered_name"), spec.get("config")) if isinstance(n, str)]
     for name in names:
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
+        # custom_objects, an active custom_object_scope (load_model opens one with the
+        # custom_objects it was given) and register_keras_serializable's registry.
+        function = get_registered_object(name, custom_objects)
+        if function is not None:
+            return function
     name = names[-1] if names else None
     module = spec.get("module") or ""
     if module.split(".")[0] in ("shinsou", "keras") and name is not None:
@@ -52,7 +58,9 @@ def _find_function(spec, custom_objects, layer_name, argument):
     raise ValueError(
         f"Lambda '{layer_name}': cannot restore its {argument} {name!r}. Functions are saved by "
         f"name only (loading never runs code from a file); pass it as "
-        f"custom_objects={{{name!r}: <the function>}}"
+        f"custom_objects={{{name!r}: <the function>}}, load inside "
+        "shinsou.saving.custom_object_scope, or decorate it with "
+        "@shinsou.saving.register_keras_serializable()"
     )
 
 

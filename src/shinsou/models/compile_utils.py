@@ -7,9 +7,9 @@ Example:
     >>> from shinsou import tensor
     >>> from shinsou.models.compile_utils import CompileMetrics
     >>> metrics = CompileMetrics(["accuracy"], None)
-    >>> metrics.update_state(np.array([1, 0]), tensor([[0.1, 0.9], [0.8, 0.2]]), None, None)
-    >>> [(m.name, type(m).__name__) for m in metrics.metrics]
-    [('accuracy', 'SparseCategoricalAccuracy')]
+    >>> metrics.update_state(np.array([1, 0]), tensor([[0.1, 0.9], [0.8, 0.2]]))
+    >>> [(m.name, type(m).__name__) for m in metrics.metrics], metrics.result()
+    ([('accuracy', 'SparseCategoricalAccuracy')], {'accuracy': 1.0})
 """
 
 from __future__ import annotations
@@ -138,27 +138,50 @@ def _resolve_metric(identifier, y_true, y_pred):
 
 
 class CompileMetrics:
-    """Compiled metrics, created on the first batch (when target shapes are known)."""
+    """The metrics given to ``compile``, as one entry of ``model.metrics`` named
+    ``"compile_metrics"`` (Keras's container): ``update_state(y, y_pred, sample_weight)``
+    updates them all (creating them on the first call, when target shapes are known),
+    ``result()`` is a dict of their results, ``reset_state()`` resets them.
 
-    def __init__(self, metrics, weighted_metrics):
+    Metrics in ``weighted_metrics`` receive ``sample_weight``; those in ``metrics`` do not.
+    ``output_names`` (a list, or a function returning it) names a multi-output model's
+    outputs for dict-valued targets and for the logged names.
+    """
+
+    def __init__(self, metrics, weighted_metrics, output_names=None):
         from .. import metrics as metrics_module
 
         for identifier in tree.flatten([metrics or [], weighted_metrics or []]):
             if isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
                 metrics_module.get(identifier)  # an unknown name fails at compile()
+        self.name = "compile_metrics"
         self.metrics_config = metrics
         self.weighted_config = weighted_metrics
+        self.output_names = output_names
         self._entries = None  # [(output index, metric, weighted)]
 
     @property
+    def built(self) -> bool:
+        return self._entries is not None
+
+    @property
     def metrics(self) -> list:
+        """The metric objects, once the first batch has created them."""
         return [metric for _, metric, _ in self._entries or []]
 
-    def _build(self, y, y_pred, output_names):
+    @property
+    def variables(self) -> list:
+        return [variable for metric in self.metrics for variable in metric.variables]
+
+    def build(self, y_true, y_pred):
+        """Create the metric objects ("accuracy" resolved from the shapes of the targets)."""
+        if callable(self.output_names):  # a model's names, known once it is built
+            self.output_names = self.output_names()
+        output_names = self.output_names
         names = _names_for(y_pred, output_names)
-        targets = _flat_targets(y, y_pred, output_names)
+        targets = _flat_targets(y_true, y_pred, output_names)
         predictions = _flat_outputs(y_pred)
-        self._entries = []
+        entries = []
         for config, weighted in ((self.metrics_config, False), (self.weighted_config, True)):
             if not config:
                 continue
@@ -174,18 +197,22 @@ class CompileMetrics:
                     metric = _resolve_metric(identifier, targets[index], predictions[index])
                     if len(predictions) > 1:
                         metric.name = f"{names[index]}_{metric.name}"
-                    taken = {m.name for _, m, _ in self._entries}
+                    taken = {m.name for _, m, _ in entries}
                     if weighted and metric.name in taken:
                         metric.name = f"weighted_{metric.name}"
                     base, count = metric.name, 1
                     while metric.name in taken:  # two AUC() objects log as auc and auc_1
                         metric.name, count = f"{base}_{count}", count + 1
-                    self._entries.append((index, metric, weighted))
+                    entries.append((index, metric, weighted))
+        self._entries = entries
 
-    def update_state(self, y, y_pred, sample_weight, output_names):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Update every compiled metric with one batch."""
         if self._entries is None:
-            self._build(y, y_pred, output_names)
-        targets = _flat_targets(y, y_pred, output_names)
+            self.build(y_true, y_pred)
+        if not self._entries:
+            return
+        targets = _flat_targets(y_true, y_pred, self.output_names)
         predictions = _flat_outputs(y_pred)
         for index, metric, weighted in self._entries:
             metric.update_state(
@@ -194,6 +221,14 @@ class CompileMetrics:
                 sample_weight=sample_weight if weighted else None,
             )
 
-    def reset_state(self):
+    def result(self) -> dict:
+        """``{name: result}`` for each metric; empty before the first ``update_state``
+        (Keras builds the metrics before the first step, so it never sees that case)."""
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def reset_state(self) -> None:
         for metric in self.metrics:
             metric.reset_state()
+
+    def __repr__(self) -> str:
+        return f"<CompileMetrics name={self.name} metrics={[m.name for m in self.metrics]}>"

@@ -22,11 +22,15 @@ from ..utils import tree
 
 
 def unpack_x_y_sample_weight(data):
-    """Split a batch given as ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``.
+    """Split a batch given as ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``
+    into ``(x, y, sample_weight)``, with None for the parts it lacks (a list counts as a
+    tuple), as Keras's ``keras.utils.unpack_x_y_sample_weight`` does.
 
     Example:
         >>> unpack_x_y_sample_weight((1, 2))
         (1, 2, None)
+        >>> unpack_x_y_sample_weight(5)
+        (5, None, None)
     """
     if isinstance(data, list):
         data = tuple(data)
@@ -39,8 +43,29 @@ def unpack_x_y_sample_weight(data):
     if len(data) == 3:
         return data
     raise ValueError(
-        f"data should be x, (x,), (x, y) or (x, y, sample_weight); got a tuple of {len(data)}"
+        "unpack_x_y_sample_weight: data is expected to be x, (x,), (x, y) or "
+        f"(x, y, sample_weight); received a {type(data).__name__} of {len(data)} elements"
     )
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """The batch that ``train_step``/``test_step``/``predict_step`` receive: ``(x, y)`` or
+    ``(x, y, sample_weight)``, without trailing Nones; ``x`` alone when there is no ``y``,
+    or ``(x,)`` if ``x`` is itself a list or tuple (so several inputs stay one ``x``) — as
+    Keras's ``keras.utils.pack_x_y_sample_weight``.
+
+    Example:
+        >>> pack_x_y_sample_weight(1, 2)
+        (1, 2)
+        >>> pack_x_y_sample_weight(1), pack_x_y_sample_weight([1, 2])
+        (1, ([1, 2],))
+        >>> x, y = pack_x_y_sample_weight("x", "y", None)
+    """
+    if y is None:
+        return (x,) if isinstance(x, (list, tuple)) else x
+    if sample_weight is None:
+        return x, y
+    return x, y, sample_weight
 
 
 def _as_array(value):

@@ -44,21 +44,88 @@ def _inputs_require_grad(args, kwargs) -> bool:
     )
 
 
+def _functional_arguments(args, kwargs) -> bool:
+    """Whether constructor arguments are ``(inputs, outputs)``, given by position or name."""
+    return (
+        len(args) == 2
+        or (len(args) == 1 and "outputs" in kwargs)
+        or ("inputs" in kwargs and "outputs" in kwargs)
+    )
+
+
+def _make_functional(cls):
+    """Put ``Functional`` in place of ``Model`` among the bases of ``cls`` and its parent
+    classes, so a subclass of Model built from ``(inputs, outputs)`` becomes a functional
+    model that keeps its own methods (``train_step``, ...) — what Keras does."""
+    from .functional import Functional
+
+    if cls is Model:
+        return Functional
+    if cls is object or issubclass(cls, Functional) or not issubclass(cls, Model):
+        return cls
+    cls.__bases__ = tuple(_make_functional(base) for base in cls.__bases__)
+    return cls
+
+
 class Model(Trainer, Layer):
-    """``keras.Model``: functional (``Model(inputs, outputs)``) or subclassed."""
+    """``keras.Model``: functional (``Model(inputs, outputs)``) or subclassed.
+
+    A subclass constructed with ``(inputs, outputs)`` is functional too (its class gains
+    ``Functional`` as a base, as in Keras), keeping its overridden methods.
+
+    Example:
+        >>> import shinsou
+        >>> class Custom(shinsou.Model):
+        ...     def train_step(self, data):
+        ...         return super().train_step(data)
+        >>> inputs = shinsou.Input((3,))
+        >>> model = Custom(inputs, shinsou.layers.Dense(2)(inputs))
+        >>> type(model).__name__, isinstance(model, shinsou.models.Functional), len(model.layers)
+        ('Custom', True, 2)
+    """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if cls is Model and _functional_arguments(args, kwargs):
             from .functional import Functional
 
             return Functional.__new__(Functional)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
+        if _functional_arguments(args, kwargs):
+            from .functional import Functional
+
+            _make_functional(type(self))
+            Functional.__init__(self, *args, **kwargs)
+            return
+        if args:
+            raise TypeError(
+                f"{type(self).__name__}: Model() takes (inputs, outputs) for a functional model, "
+                f"or keyword arguments (name=, trainable=) for a subclass; received "
+                f"{len(args)} positional argument(s)"
+            )
         name = kwargs.pop("name", None)
         trainable = kwargs.pop("trainable", True)
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         self._init_model_state()
+
+    def zero_grad(self, set_to_none=True) -> None:
+        """Clear the gradients of all weights, before ``loss.backward()`` in a custom
+        ``train_step`` (as ``torch.nn.Module.zero_grad`` does with Keras's torch backend).
+
+        Example:
+            >>> import numpy as np, shinsou
+            >>> model = shinsou.Sequential([shinsou.Input((2,)), shinsou.layers.Dense(1)])
+            >>> model(np.ones((1, 2)), training=True).sum().backward()
+            >>> model.zero_grad()
+            >>> [w.grad for w in model.trainable_weights]
+            [None, None]
+        """
+        for weight in self.weights:
+            if set_to_none or weight.grad is None:
+                weight.grad = None
+            else:
+                weight.grad[...] = 0
 
     def _init_model_state(self):
         Trainer.__init__(self)

@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy
 
 from ..tensor import Tensor, enable_grad, no_grad
@@ -65,7 +67,11 @@ class Trainer:
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         self._compile_loss = CompileLoss(loss, loss_weights) if loss is not None else None
-        self._compile_metrics = CompileMetrics(metrics, weighted_metrics)
+        self._compile_metrics = (
+            CompileMetrics(metrics, weighted_metrics, self._output_names)
+            if metrics is not None or weighted_metrics is not None
+            else None
+        )
         self._loss_tracker = metrics_module.Mean(name="loss")
         self.compiled = True
         self.stop_training = False
@@ -86,15 +92,47 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        """The loss tracker and the compiled metrics (those already created)."""
-        result = [self._loss_tracker] if self._loss_tracker is not None else []
-        if self._compile_metrics is not None:
-            result.extend(self._compile_metrics.metrics)
+        """After ``compile``: the loss tracker (``"loss"``), then, when metrics were
+        compiled, their container (``"compile_metrics"``, whose ``result()`` is a dict).
+
+        A custom ``train_step`` updates them all as Keras's guide does: ``update_state(loss)``
+        for the one named ``"loss"``, ``update_state(y, y_pred)`` for the others.
+
+        Example:
+            >>> import shinsou
+            >>> model = shinsou.Sequential([shinsou.Input((2,)), shinsou.layers.Dense(1)])
+            >>> model.compile(loss="mse", metrics=["mae"])
+            >>> [metric.name for metric in model.metrics]
+            ['loss', 'compile_metrics']
+        """
+        result = []
+        if self.compiled:
+            if self._loss_tracker is not None:
+                result.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                result.append(self._compile_metrics)
         return result
 
     @property
     def metrics_names(self) -> list[str]:
         return [metric.name for metric in self.metrics]
+
+    @property
+    def compiled_metrics(self):
+        """Keras 2's ``self.compiled_metrics.update_state(y, y_pred, sample_weight)``
+        (deprecated in Keras 3): updates the compiled metrics, not the loss tracker."""
+        return _CompiledMetricsUpdater(self)
+
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """Keras 2's ``self.compiled_loss(y, y_pred)`` (deprecated in Keras 3): the same as
+        ``compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)``, which already
+        adds the layers' losses (so ``regularization_losses`` is not added again)."""
+        warnings.warn(
+            "`model.compiled_loss()` is deprecated. Instead, use "
+            "`model.compute_loss(x, y, y_pred, sample_weight)`.",
+            stacklevel=2,
+        )
+        return self.compute_loss(x=None, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
     def reset_metrics(self) -> None:
         for metric in self.metrics:
@@ -128,15 +166,16 @@ class Trainer:
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
         """Update the compiled metrics with this batch and return all current results."""
         if self._compile_metrics is not None and y is not None:
-            self._compile_metrics.update_state(y, y_pred, sample_weight, self._output_names())
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:
+        """``{name: result}`` of :attr:`metrics`, the compiled metrics' dict merged in."""
         results = {}
         for metric in self.metrics:
             value = metric.result()
             if isinstance(value, dict):
-                results.update(value)
+                results.update({name: _as_python(item) for name, item in value.items()})
             else:
                 results[metric.name] = _as_python(value)
         return results
@@ -223,14 +262,16 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
+            step_logs = None
             for step, batch in enumerate(batches.epoch()):
                 callback_list.on_train_batch_begin(step)
                 with enable_grad():
-                    logs = self.train_step(batch)
-                callback_list.on_train_batch_end(step, logs)
+                    step_logs = self.train_step(data_module.pack_x_y_sample_weight(*batch))
+                _check_logs(step_logs, "train_step")
+                callback_list.on_train_batch_end(step, step_logs)
                 if self.stop_training:
                     break
-            epoch_logs = dict(self.get_metrics_result())
+            epoch_logs = dict(self._get_metrics_result_or_logs(step_logs))
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val_x, val_y, val_weight = _validation_parts(validation_data)
                 val_logs = self.evaluate(
@@ -284,16 +325,15 @@ class Trainer:
         )
         self.reset_metrics()
         callback_list.on_test_begin()
+        step_logs = None
         for step, batch in enumerate(batches.epoch()):
             callback_list.on_test_batch_begin(step)
-            logs = self.test_step(batch)
-            callback_list.on_test_batch_end(step, logs)
-        logs = self.get_metrics_result()
+            step_logs = self.test_step(data_module.pack_x_y_sample_weight(*batch))
+            _check_logs(step_logs, "test_step")
+            callback_list.on_test_batch_end(step, step_logs)
+        logs = self._get_metrics_result_or_logs(step_logs)
         callback_list.on_test_end(logs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _format_logs(logs, return_dict, self.metrics)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs on ``x`` as NumPy arrays, computed in batches."""
@@ -313,7 +353,8 @@ class Trainer:
         outputs = []
         for step, (batch_x, _, _) in enumerate(batches.epoch()):
             callback_list.on_predict_batch_begin(step)
-            batch_out = tree.map_structure(_to_numpy, self.predict_step((batch_x,)))
+            batch = data_module.pack_x_y_sample_weight(batch_x)
+            batch_out = tree.map_structure(_to_numpy, self.predict_step(batch))
             outputs.append(batch_out)
             callback_list.on_predict_batch_end(step, {"outputs": batch_out})
         callback_list.on_predict_end()
@@ -340,8 +381,8 @@ class Trainer:
             )
         )
         with enable_grad():
-            logs = self.train_step(batch)
-        return _format_logs(logs, return_dict)
+            logs = self.train_step(data_module.pack_x_y_sample_weight(*batch))
+        return _format_logs(self._get_metrics_result_or_logs(logs), return_dict, self.metrics)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) on one batch, without training."""
@@ -354,11 +395,21 @@ class Trainer:
                 ).epoch()
             )
         )
-        return _format_logs(self.test_step(batch), return_dict)
+        logs = self.test_step(data_module.pack_x_y_sample_weight(*batch))
+        return _format_logs(self._get_metrics_result_or_logs(logs), return_dict, self.metrics)
 
     def predict_on_batch(self, x):
         """The model's outputs on one batch, as NumPy arrays."""
-        return tree.map_structure(_to_numpy, self.predict_step((data_module.as_arrays(x),)))
+        batch = data_module.pack_x_y_sample_weight(data_module.as_arrays(x))
+        return tree.map_structure(_to_numpy, self.predict_step(batch))
+
+    def _get_metrics_result_or_logs(self, logs) -> dict:
+        """The metrics' results when the step returned the same names (the usual case),
+        else the step's own logs (a custom step may report other values): Keras's rule."""
+        results = self.get_metrics_result()
+        if logs is None or (isinstance(logs, dict) and set(logs) == set(results)):
+            return results
+        return _flat_logs(logs)
 
 
 def _as_python(value):
@@ -380,10 +431,39 @@ def _num_rows(x) -> int:
     return max(1, len(tree.flatten(data_module.as_arrays(x))[0]))
 
 
-def _format_logs(logs, return_dict):
+def _check_logs(logs, step):
+    if not isinstance(logs, dict):
+        raise TypeError(
+            f"{step} must return a dict of logs, e.g. {{'loss': loss}}; got {type(logs).__name__}"
+        )
+
+
+def _flat_logs(logs) -> dict:
+    """A step's logs with nested dicts (the compiled metrics' results) merged in, in the
+    order Keras gives them: sorted by key, a nested dict expanded where its key sorts."""
+    _check_logs(logs, "train_step/test_step")
+    flat = {}
+    for key, value in sorted(logs.items()):
+        if isinstance(value, dict):
+            flat.update(_flat_logs(value))
+        else:
+            flat[key] = _as_python(value) if isinstance(value, Tensor) else value
+    return flat
+
+
+def _format_logs(logs, return_dict, metrics=()):
+    """A dict, or the values in the order of the metrics' names (then the other keys,
+    sorted), one value alone: what evaluate and test_on_batch return, as in Keras."""
     if return_dict:
         return logs
-    values = list(logs.values())
+    names = []
+    for metric in metrics:
+        if isinstance(metric, CompileMetrics):
+            names.extend(m.name for m in metric.metrics)
+        else:
+            names.append(metric.name)
+    values = [logs[name] for name in names if name in logs]
+    values += [logs[key] for key in sorted(logs) if key not in names]
     return values[0] if len(values) == 1 else values
 
 
@@ -399,3 +479,19 @@ def _validation_parts(validation_data):
     if data_module.is_generator_like(validation_data):
         return validation_data, None, None
     return data_module.unpack_x_y_sample_weight(validation_data)
+
+
+class _CompiledMetricsUpdater:
+    """What ``model.compiled_metrics`` returns: ``update_state`` as in Keras 2."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def update_state(self, y, y_pred, sample_weight=None):
+        warnings.warn(
+            "`model.compiled_metrics()` is deprecated. Instead, use e.g.: "
+            "`for metric in self.metrics: metric.update_state(y, y_pred)`",
+            stacklevel=2,
+        )
+        if self._model._compile_metrics is not None:
+            self._model._compile_metrics.update_state(y, y_pred, sample_weight)

@@ -47,6 +47,9 @@ _LAZY = {
     "serialize_keras_object": "shinsou.saving",
     "deserialize_keras_object": "shinsou.saving",
     "Progbar": "shinsou.callbacks.progbar",
+    "pack_x_y_sample_weight": "shinsou.models.data",
+    "unpack_x_y_sample_weight": "shinsou.models.data",
+    "plot_model": "shinsou.viz",
 }
 
 
