@@ -41,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy
@@ -62,6 +63,10 @@ _OBJECTNESS_PRIOR_BIAS = -4.6
 # Box size logits are clipped to exp(±_MAX_LOG_SIZE) cells: a wild early prediction must
 # not overflow exp() (gradients stop where the clip bites, as for any clip).
 _MAX_LOG_SIZE = 6.0
+# Box size bias at initialization: boxes start 3 cells wide and high (12 pixels at stride
+# 4, a typical object of the shapes scenes) rather than one cell, so early boxes overlap
+# their objects and the IoU-based losses have gradients to follow from the first step.
+_SIZE_PRIOR_BIAS = math.log(3.0)
 _EPSILON = 1e-7
 # Moving statistics of batch normalization follow the batches at PyTorch's default rate
 # (Keras momentum 0.9 = torch momentum 0.1) rather than Keras's 0.99: with 0.99 they need
@@ -267,6 +272,7 @@ class YOLODetector(Model):
         raw = layers.Conv2D(5 + self.num_classes, 1, name="predictions")(x)
         head = Model(features, raw, name="head")
         bias = numpy.zeros(5 + self.num_classes, numpy.float32)
+        bias[2:4] = _SIZE_PRIOR_BIAS
         bias[4] = _OBJECTNESS_PRIOR_BIAS
         head.get_layer("predictions").bias.assign(bias)
         return head
