@@ -200,6 +200,11 @@ COMMANDS = (
         "object detection: train a one-stage detector on shapes scenes, score it (COCO AP), "
         "draw its boxes",
     ),
+    _command_in(
+        "shinsou.vision.generate_command",
+        "generate",
+        "image generation: train a GAN on handwritten digits, save sample grids, score them",
+    ),
 )
 """The subcommands, in the order ``shinsou --help`` lists them."""
 
