@@ -19,6 +19,8 @@ import os
 
 import numpy
 
+from ..saving.atomic_files import atomic_write
+
 __all__ = ["draw_detections", "draw_masks", "image_grid"]
 
 _PANEL_INCHES = 3.0  # each image of draw_detections / draw_masks
@@ -110,11 +112,12 @@ def _class_name(label, class_names):
 
 
 def _save(figure, path):
+    """Write ``figure`` to ``path`` as a PNG atomically (never a half-written picture)."""
     if path is not None:
-        folder = os.path.dirname(os.fspath(path))
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        figure.savefig(path, format="png", dpi=_DPI)
+        path = os.path.abspath(os.fspath(path))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_write(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=_DPI)
     return figure
 
 

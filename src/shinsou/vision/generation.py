@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import numbers
 import os
-import tempfile
 import warnings
 
 import numpy
 
 from .. import optimizers, utils
 from ..callbacks import Callback
+from ..saving.atomic_files import atomic_write
 from ..tensor import no_grad
 
 __all__ = [
@@ -404,12 +404,6 @@ class SampleGrid(Callback):
             return
         os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, f"{self.prefix}_epoch_{epoch + 1:04d}.png")
-        handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".png.part")
-        os.close(handle)
-        try:
+        with atomic_write(os.path.abspath(path)) as temporary:
             save_tiled_grid(self.samples(), temporary, rows=self.rows)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
         self.paths.append(path)
