@@ -201,9 +201,20 @@ COMMANDS = (
         "draw its boxes",
     ),
     _command_in(
+        "shinsou.vision.segment_command",
+        "segment",
+        "segmentation: train a U-Net to label every pixel of shapes scenes, score it (mean "
+        "IoU), draw mask overlays",
+    ),
+    _command_in(
         "shinsou.vision.generate_command",
         "generate",
         "image generation: train a GAN on handwritten digits, save sample grids, score them",
+    ),
+    _command_in(
+        "shinsou.lecture.command",
+        "lecture",
+        "run chapter N (1-6) of the lecture: its measurements, claims (PASS/FAIL) and pictures",
     ),
 )
 """The subcommands, in the order ``shinsou --help`` lists them."""

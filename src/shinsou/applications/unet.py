@@ -1,8 +1,8 @@
 """U-Net (Ronneberger, Fischer and Brox, "U-Net: convolutional networks for biomedical image
 segmentation", MICCAI 2015): per-pixel class scores from a contracting and an expansive path.
 
-With the defaults, the paper's network: five resolution levels with 64, 128, 256, 512 and
-1024 channels. Each level applies two 3×3 convolutions with ReLU; the contracting path
+With ``batch_norm=False, final_activation=None``, the paper's network: five resolution
+levels with 64, 128, 256, 512 and 1024 channels. Each level applies two 3×3 convolutions with ReLU; the contracting path
 goes down a level with 2×2 max pooling (stride 2), the expansive path comes up with a 2×2
 up-convolution (``Conv2DTranspose`` of stride 2) that halves the channels, concatenates the
 contracting path's feature map of that level (``[skip, upsampled]``), and applies the two
@@ -16,15 +16,17 @@ than the input — 572×572 gives 388×388, as in the paper's figure 1. Both hav
 weights: 31,030,658 parameters for one input channel and two classes without batch
 normalization (tested).
 
-Beyond the paper: ``batch_norm=True`` puts batch normalization between each convolution
-(then without bias) and its ReLU; ``dropout`` is the rate of a dropout layer at the end of
-the contracting path (the paper's "drop-out layers at the end of the contracting path"),
+Beyond the paper, and on by default: ``batch_norm=True`` puts batch normalization between
+each convolution (then without bias) and its ReLU, and ``final_activation="softmax"``
+turns the scores into probabilities, as Keras applications do. ``dropout`` is the rate of
+a dropout layer at the end of the contracting path (the paper's "drop-out layers at the end of the contracting path"),
 after the deepest level's convolutions. Kernels start He-normal, the paper's Gaussian with
 standard deviation ``sqrt(2 / fan_in)``.
 
 Example:
     >>> from shinsou.applications.unet import UNet
-    >>> model = UNet((572, 572, 1), num_classes=2, padding="valid")
+    >>> model = UNet((572, 572, 1), num_classes=2, padding="valid", batch_norm=False,
+    ...              final_activation=None)  # the paper's network exactly
     >>> model.output_shape, model.count_params()
     ((None, 388, 388, 2), 31030658)
 """
@@ -40,6 +42,10 @@ from ..models import Model
 __all__ = ["UNet"]
 
 _PADDINGS = ("same", "valid")
+# Moving statistics follow the batches at PyTorch's default rate (Keras momentum 0.9 =
+# torch momentum 0.1) rather than Keras's 0.99, which needs several hundred steps to
+# forget the initial statistics: segmentation budgets are often shorter than that.
+_BATCH_NORM_MOMENTUM = 0.9
 
 
 def UNet(
@@ -48,9 +54,9 @@ def UNet(
     filters=64,
     depth=5,
     padding="same",
-    batch_norm=False,
+    batch_norm=True,
     dropout=0.0,
-    final_activation=None,
+    final_activation="softmax",
     name="unet",
 ):
     """Build a U-Net as a functional ``Model`` from images to per-pixel class scores.
@@ -68,11 +74,14 @@ def UNet(
         depth: number of resolution levels (5 in the paper; ``filters=16, depth=3`` gives
             16-32-64 channels).
         padding: ``"same"`` (output size = input size) or ``"valid"`` (the paper's).
-        batch_norm: batch normalization after each 3×3 convolution.
+        batch_norm: batch normalization after each 3×3 convolution (the paper has none:
+            ``batch_norm=False``; with it, small U-Nets leave the all-background plateau
+            of segmentation far sooner).
         dropout: dropout rate at the end of the contracting path (0 for none).
-        final_activation: activation of the per-pixel scores; ``None`` gives logits (train
-            with ``SparseCategoricalCrossentropy(from_logits=True)``), e.g. ``"softmax"``
-            or, for one class, ``"sigmoid"``.
+        final_activation: activation of the per-pixel scores: ``"softmax"`` (the default,
+            as Keras applications' ``classifier_activation``: train with
+            ``"sparse_categorical_crossentropy"``), ``"sigmoid"`` for one class, or
+            ``None`` for logits (train with ``from_logits=True``).
         name: the model's name.
 
     Example:
@@ -114,7 +123,9 @@ def UNet(
                 name=f"{prefix}_conv{i}",
             )(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"{prefix}_bn{i}")(x)
+                x = layers.BatchNormalization(
+                    momentum=_BATCH_NORM_MOMENTUM, name=f"{prefix}_bn{i}"
+                )(x)
                 x = layers.ReLU(name=f"{prefix}_relu{i}")(x)
         return x
 
