@@ -2,26 +2,27 @@
 segmentation", MICCAI 2015): per-pixel class scores from a contracting and an expansive path.
 
 With ``batch_norm=False, final_activation=None``, the paper's network: five resolution
-levels with 64, 128, 256, 512 and 1024 channels. Each level applies two 3×3 convolutions with ReLU; the contracting path
-goes down a level with 2×2 max pooling (stride 2), the expansive path comes up with a 2×2
-up-convolution (``Conv2DTranspose`` of stride 2) that halves the channels, concatenates the
-contracting path's feature map of that level (``[skip, upsampled]``), and applies the two
-convolutions again. A final 1×1 convolution gives ``num_classes`` scores per pixel.
+levels with 64, 128, 256, 512 and 1024 channels. Each level applies two 3×3 convolutions
+with ReLU; the contracting path goes down a level with 2×2 max pooling (stride 2), the
+expansive path comes up with a 2×2 up-convolution (``Conv2DTranspose`` of stride 2) that
+halves the channels, concatenates the contracting path's feature map of that level (``[skip,
+upsampled]``), and applies the two convolutions again. A final 1×1 convolution gives
+``num_classes`` scores per pixel.
 
 ``padding="same"`` (default) keeps every map's size, so the output has the input's size
 (which must then be divisible by ``2 ** (depth - 1)``). ``padding="valid"`` is the paper's
-unpadded form: every 3×3 convolution loses a pixel on each border, the skip maps are
-cropped to the upsampled maps' size (``Cropping2D``, centred), and the output is smaller
-than the input — 572×572 gives 388×388, as in the paper's figure 1. Both have the same
-weights: 31,030,658 parameters for one input channel and two classes without batch
-normalization (tested).
+unpadded form: every 3×3 convolution loses a pixel on each border, the skip maps are cropped
+to the upsampled maps' size (``Cropping2D``, centred), and the output is smaller than the
+input — 572×572 gives 388×388, as in the paper's figure 1. Both have the same weights:
+31,030,658 parameters for one input channel and two classes without batch normalization
+(tested).
 
 Beyond the paper, and on by default: ``batch_norm=True`` puts batch normalization between
-each convolution (then without bias) and its ReLU, and ``final_activation="softmax"``
-turns the scores into probabilities, as Keras applications do. ``dropout`` is the rate of
-a dropout layer at the end of the contracting path (the paper's "drop-out layers at the end of the contracting path"),
-after the deepest level's convolutions. Kernels start He-normal, the paper's Gaussian with
-standard deviation ``sqrt(2 / fan_in)``.
+each convolution (then without bias) and its ReLU, and ``final_activation="softmax"`` turns
+the scores into probabilities, as Keras applications do. ``dropout`` is the rate of a
+dropout layer at the end of the contracting path (the paper's "drop-out layers at the end of
+the contracting path"), after the deepest level's convolutions. Kernels start He-normal, the
+paper's Gaussian with standard deviation ``sqrt(2 / fan_in)``.
 
 Example:
     >>> from shinsou.applications.unet import UNet
