@@ -21,6 +21,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from .utils.command_line import positive_int
+
 INSTALL_ALL = 'pip install "shinsou[all]"'
 DEMO_MODEL_FILE = "shinsou_demo.keras"
 DEMO_PLOT_FILE = "learning_curves.png"
@@ -43,16 +45,9 @@ class Command:
 
 
 # -- shinsou demo --------------------------------------------------------------------------
-def _positive_int(text):
-    value = int(text) if text.isdigit() else 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def _demo_arguments(parser):
     parser.add_argument(
-        "--epochs", type=_positive_int, default=25, help="training epochs (default: 25)"
+        "--epochs", type=positive_int, default=25, help="training epochs (default: 25)"
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed for weights, dropout and shuffling"

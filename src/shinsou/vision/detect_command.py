@@ -19,12 +19,13 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 import numpy
+
+from ..utils.command_line import positive_int
 
 __all__ = ["DetectionBudget", "add_arguments", "run", "train_detector"]
 
@@ -88,43 +89,36 @@ def train_detector(images, targets, budget, image_shape, num_classes, verbose="a
     return detector, history
 
 
-def _positive_int(text):
-    value = int(text) if text.isdigit() else 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def add_arguments(parser):
     """Declare ``shinsou detect``'s options on ``parser`` (see the module's example)."""
     defaults = DetectionBudget()
     parser.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.epochs,
         help=f"training epochs (default: {defaults.epochs})",
     )
     parser.add_argument(
         "--train-size",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.train_size,
         help=f"training scenes (default: {defaults.train_size})",
     )
     parser.add_argument(
         "--test-size",
-        type=_positive_int,
+        type=positive_int,
         default=500,
         help="held-out scenes the detector is scored on (default: 500)",
     )
     parser.add_argument(
         "--image-size",
-        type=_positive_int,
+        type=positive_int,
         default=64,
         help="scene width and height in pixels, a multiple of 8 (default: 64)",
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.batch_size,
         help=f"scenes per training step (default: {defaults.batch_size})",
     )

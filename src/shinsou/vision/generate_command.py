@@ -26,6 +26,8 @@ import os
 import sys
 import time
 
+from ..utils.command_line import positive_int
+
 __all__ = ["FINAL_GRID_FILE", "add_arguments", "run"]
 
 FINAL_GRID_FILE = "final_samples.png"
@@ -33,13 +35,6 @@ FINAL_GRID_FILE = "final_samples.png"
 
 _SCORED_SAMPLES = 1000
 _GRID_COLUMNS = 10
-
-
-def _positive_int(text):
-    value = int(text) if text.isdigit() else 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def _digit(text):
@@ -58,7 +53,7 @@ def add_arguments(parser):
         15
     """
     parser.add_argument(
-        "--epochs", type=_positive_int, default=15, help="training epochs (default: 15)"
+        "--epochs", type=positive_int, default=15, help="training epochs (default: 15)"
     )
     parser.add_argument(
         "--conditional",
@@ -80,13 +75,13 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--max-images",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="train on the first N images only (useful with --mnist on a small budget)",
     )
     parser.add_argument(
         "--every",
-        type=_positive_int,
+        type=positive_int,
         default=2,
         help="save a sample grid every N epochs (default: 2)",
     )

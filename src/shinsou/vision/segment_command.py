@@ -22,12 +22,12 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
 import time
 
+from ..utils.command_line import positive_int
 from .segmentation import DEFAULT_RECIPE
 
 __all__ = ["DEFAULT_EPOCHS", "HELP", "PICTURE_FILE", "add_arguments", "run"]
@@ -37,13 +37,6 @@ DEFAULT_EPOCHS = DEFAULT_RECIPE.epochs
 PICTURE_FILE = "masks.png"
 _PICTURED = 6  # test scenes drawn per picture
 _TEST_SIZE = 200
-
-
-def _positive_int(text):
-    value = int(text) if text.isdigit() else 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def add_arguments(parser):
@@ -61,21 +54,21 @@ def add_arguments(parser):
 
     parser.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"training epochs (default: {DEFAULT_EPOCHS}, the full recipe is "
         f"{DEFAULT_RECIPE.epochs}; with --fine-tuning {FINE_TUNING_RECIPE.epochs})",
     )
     parser.add_argument(
         "--train-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"training scenes with masks (default: {DEFAULT_RECIPE.train_size}; with "
         f"--fine-tuning {FINE_TUNING_RECIPE.train_size})",
     )
     parser.add_argument(
         "--test-size",
-        type=_positive_int,
+        type=positive_int,
         default=_TEST_SIZE,
         help=f"held-out scenes scored at the end (default: {_TEST_SIZE})",
     )
@@ -95,14 +88,14 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--pretrain-size",
-        type=_positive_int,
+        type=positive_int,
         default=PRETRAIN_SIZE,
         help=f"with --fine-tuning: scenes with image-level labels for pretraining "
         f"(default: {PRETRAIN_SIZE})",
     )
     parser.add_argument(
         "--pretrain-epochs",
-        type=_positive_int,
+        type=positive_int,
         default=PRETRAIN_EPOCHS,
         help=f"with --fine-tuning: pretraining epochs (default: {PRETRAIN_EPOCHS})",
     )
