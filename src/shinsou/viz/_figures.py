@@ -11,9 +11,10 @@ Example:
 from __future__ import annotations
 
 import os
-import secrets
 
 import numpy
+
+from ..saving.atomic_files import atomic_write
 
 INSTALL_HINT = 'pip install "shinsou[all]"'
 DEFAULT_DPI = 100
@@ -48,20 +49,8 @@ def save_png(figure, to_file, dpi=DEFAULT_DPI, caller="shinsou.viz"):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{caller}: the folder of to_file does not exist: {folder}")
-    temporary = os.path.join(
-        folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    )
-    # os.open with mode 0o666 lets the umask decide the permissions, as for any new file
-    # (tempfile.mkstemp would leave the picture readable by its owner only).
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png", dpi=dpi)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_write(os.path.abspath(path)) as temporary:
+        figure.savefig(temporary, format="png", dpi=dpi)
 
 
 def check_choice(caller, name, value, choices):
