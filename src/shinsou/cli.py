@@ -85,10 +85,8 @@ def build_demo_model():
 
 
 def plot_learning_curves(history, filepath):
-    """Save loss and accuracy per epoch (training and validation) as a PNG.
-
-    Draws on matplotlib's Agg canvas directly (no pyplot), so it needs no display and
-    leaves the caller's matplotlib state alone. Returns False when matplotlib is missing.
+    """Save loss and accuracy per epoch (training and validation) as a PNG with
+    :func:`shinsou.viz.plot_history`; return False when matplotlib is missing.
 
     Example:
         >>> import os, tempfile
@@ -98,22 +96,12 @@ def plot_learning_curves(history, filepath):
         ... # doctest: +SKIP
         True
     """
+    from .viz import plot_history
+
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        plot_history(history, to_file=filepath)
     except ImportError:
         return False
-    figure = Figure(figsize=(9, 3.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    epochs = range(1, len(history["loss"]) + 1)
-    for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
-        axes.plot(epochs, history[metric], "o-", label="training")
-        if f"val_{metric}" in history:
-            axes.plot(epochs, history[f"val_{metric}"], "s--", label="validation")
-        axes.set(xlabel="epoch", ylabel=metric, title=metric)
-        axes.grid(alpha=0.3)
-        axes.legend()
-    figure.savefig(filepath, dpi=100)
     return True
 
 

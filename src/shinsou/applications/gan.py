@@ -31,7 +31,7 @@ import numbers
 
 from .. import backend, initializers, layers, losses, ops, optimizers
 from ..backend import xp
-from ..layers.core import check_positive_int
+from ..layers.core import check_image_shape, check_positive_int
 from ..layers.recurrent_cells import check_dropout_rate
 from ..metrics import Mean
 from ..models import Model
@@ -61,19 +61,7 @@ def upsampling_plan(caller, image_shape):
         >>> upsampling_plan("demo", (28, 28, 1)), upsampling_plan("demo", (32, 32, 3))
         ((7, 7, 2), (4, 4, 3))
     """
-    if (
-        not isinstance(image_shape, (tuple, list))
-        or len(image_shape) != 3
-        or not all(
-            isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0
-            for size in image_shape
-        )
-    ):
-        raise ValueError(
-            f"{caller}: image_shape must be (height, width, channels) with positive integers; "
-            f"received image_shape={image_shape!r}"
-        )
-    height, width, _ = (int(size) for size in image_shape)
+    height, width, _ = check_image_shape(caller, "image_shape", image_shape)
     steps = 0
     while (
         steps < _MAX_UPSAMPLINGS

@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import numbers
+
 from .. import activations, initializers, ops, regularizers
 from ..backend import xp
 from ..tensor import record
@@ -22,6 +24,28 @@ def check_positive_int(layer_name, argument, value):
         raise ValueError(
             f"{layer_name}: {argument} must be a positive integer, received {argument}={value!r}"
         )
+
+
+def check_image_shape(caller, argument, shape):
+    """``shape`` as ``(height, width, channels)`` ints, or a clear error naming ``caller``.
+
+    Example:
+        >>> check_image_shape("demo", "input_shape", [28, 28, 1])
+        (28, 28, 1)
+    """
+    if (
+        not isinstance(shape, (tuple, list))
+        or len(shape) != 3
+        or not all(
+            isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0
+            for size in shape
+        )
+    ):
+        raise ValueError(
+            f"{caller}: {argument} must be (height, width, channels) with positive integers; "
+            f"received {argument}={shape!r}"
+        )
+    return tuple(int(size) for size in shape)
 
 
 def add_bias_in_place(outputs, bias, relu=False):

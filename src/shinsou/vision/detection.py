@@ -47,7 +47,7 @@ import numbers
 import numpy
 
 from .. import layers, ops
-from ..layers.core import check_positive_int
+from ..layers.core import check_image_shape, check_positive_int
 from ..metrics import Mean
 from ..models import Model
 from ..saving import deserialize_keras_object, register_keras_serializable, serialize_keras_object
@@ -124,19 +124,7 @@ def default_backbone(input_shape, filters=24, name="backbone"):
 
 
 def _image_size(caller, input_shape):
-    if (
-        not isinstance(input_shape, (tuple, list))
-        or len(input_shape) != 3
-        or not all(
-            isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0
-            for size in input_shape
-        )
-    ):
-        raise ValueError(
-            f"{caller}: input_shape must be (height, width, channels) with positive integers; "
-            f"received input_shape={input_shape!r}"
-        )
-    return int(input_shape[0]), int(input_shape[1])
+    return check_image_shape(caller, "input_shape", input_shape)[:2]
 
 
 def _check_probability(argument, value, low_open=False):

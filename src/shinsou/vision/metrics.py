@@ -5,6 +5,9 @@ segmentation pixel accuracy and mean IoU, and the Fréchet distance between feat
 AP50, AP75: 101-point interpolated precision, 100 detections per image and class, all
 areas) and the Pascal VOC rules (AP50 with 11-point or all-point interpolation). The
 per-image matching runs for all images at once: one vectorised step per detection rank.
+These are evaluation metrics, not training: boxes, scores and counts are taken to float64
+on purpose, as pycocotools computes, so IoUs at a threshold and cumulative precision compare
+exactly as the reference's do.
 
 Example:
     >>> truth = numpy.array([[[0, 0, 10, 10]]])
