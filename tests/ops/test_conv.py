@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import shinsou
-from shinsou import ops
+from shinsou import native, ops
 from support import check_gradient, check_parity, random_array, torch
 
 if torch is not None:
@@ -389,3 +389,96 @@ def test_results_do_not_share_the_reused_work_buffer():
         ops.conv(random_array((2, 6, 6, 2), seed=3), w, padding="same")
         ops.conv_transpose(random_array((2, 3, 3, 2), seed=4), w, 2)
     np.testing.assert_array_equal(first.numpy(), expected)
+
+
+# -- the compiled direct convolution (shinsou.native) ---------------------------------------
+# On the shapes it takes (float32, 1-D and 2-D, filters a multiple of 16) against PyTorch and
+# against shinsou's own NumPy path. Gradient checks run in float64, which the compiled
+# kernels do not take; there PyTorch's float32 gradients are the independent reference.
+
+requires_native = pytest.mark.skipif(not native.available(), reason="compiled kernels not built")
+
+DIRECT_CASES = [
+    # (input shape, kernel shape, strides, padding, dilation): filters 16, 32, 48, 64, 80
+    # cover one to four vectors per tile and a second group; widths cover remainders.
+    ((2, 9, 9, 16), (3, 3, 16, 16), 1, "same", 1),
+    ((2, 7, 11, 3), (3, 3, 3, 32), 1, "valid", 1),
+    ((2, 8, 8, 16), (3, 3, 16, 32), 2, "same", 1),
+    ((3, 6, 13, 20), (3, 2, 20, 48), (1, 2), "same", 1),
+    ((2, 9, 9, 5), (3, 3, 5, 64), 1, "same", (2, 1)),
+    ((2, 6, 30, 1), (2, 3, 1, 80), 1, "valid", 1),
+    ((2, 8, 8, 32), (1, 1, 32, 16), 2, "valid", 1),  # the strided 1×1 projection
+    ((2, 12, 8), (5, 8, 16), 1, "same", 1),  # 1-D
+    ((2, 12, 16), (3, 16, 32), 2, "valid", 2),
+]
+
+
+@requires_native
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=str)
+def test_direct_conv_matches_torch(case):
+    shape, kernel_shape, strides, padding, dilation = case
+    x, w = random_array(shape, seed=1), random_array(kernel_shape, seed=2)
+    check_parity(
+        lambda a, b: ops.conv(a, b, strides, padding, dilation_rate=dilation),
+        lambda a, b: torch_conv(a, b, strides, padding, dilation),
+        x,
+        w,
+    )
+
+
+@requires_native
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=str)
+def test_direct_conv_equals_the_numpy_path(case):
+    shape, kernel_shape, strides, padding, dilation = case
+
+    def run():
+        x = shinsou.tensor(random_array(shape, seed=3), requires_grad=True)
+        w = shinsou.tensor(random_array(kernel_shape, seed=4), requires_grad=True)
+        y = ops.conv(x, w, strides, padding, dilation_rate=dilation)
+        (y * random_array(y.shape, seed=5)).sum().backward()
+        return y.numpy(), x.grad, w.grad
+
+    direct = run()
+    with native.disabled():
+        reference = run()
+    for ours, theirs in zip(direct, reference):
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+@requires_native
+def test_transposed_conv_runs_through_the_direct_kernels():
+    x, w = random_array((2, 5, 5, 16), seed=6), random_array((3, 3, 32, 16), seed=7)
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    check_parity(
+        lambda a, b: ops.conv_transpose(a, b, strides=2, padding="valid"),
+        lambda a, b: torch.nn.functional.conv_transpose2d(
+            a.permute(0, 3, 1, 2), b.permute(3, 2, 0, 1), stride=2
+        ).permute(0, 2, 3, 1),
+        x,
+        w,
+    )
+
+
+@requires_native
+def test_other_shapes_fall_back_to_numpy():
+    assert native.supports_conv(np.float32, 32)
+    assert not native.supports_conv(np.float32, 8)
+    assert not native.supports_conv(np.float64, 32)
+    with native.disabled():
+        assert not native.available()
+    assert native.available()
+
+
+@requires_native
+def test_outputs_that_do_not_fit_are_refused():
+    x, w = np.ones((1, 4, 4, 1), np.float32), np.ones((3, 3, 1, 16), np.float32)
+    with pytest.raises(ValueError, match=r"\(3, 3\) outputs do not fit.*at most \(2, 2\)"):
+        native.conv2d_forward(x, w, (1, 1), (1, 1), out_spatial=(3, 3))
+
+
+def test_split_batch_covers_every_item_once():
+    seen = []
+    native.split_batch(lambda a, b: seen.extend(range(a, b)), 7, parts=3)
+    assert sorted(seen) == list(range(7))

@@ -18,10 +18,10 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from ..backend import xp
+from ..native import split_batch
 from .manipulation import transpose
 
 PADDINGS = ("valid", "same")
@@ -204,10 +204,11 @@ def window_geometry(op_name, shape, kernel_shape, strides, dilations, mode, kern
 # -- arrays ---------------------------------------------------------------------------------
 
 
-def pad_spatial(array, pads, value=0):
+def pad_spatial(array, pads, value=0, buffer=None):
     """Pad (positive entries) or crop (negative) the spatial axes of ``array``.
 
-    Returns ``array`` itself when nothing changes.
+    Returns ``array`` itself when nothing changes. ``buffer(shape, dtype)``, when given,
+    supplies the padded array (say :func:`scratch`, to reuse memory).
 
     Example:
         >>> pad_spatial(xp.ones((1, 2, 1)), ((1, 0),)).reshape(-1).tolist()
@@ -222,7 +223,8 @@ def pad_spatial(array, pads, value=0):
     shape += [
         length + max(lo, 0) + max(hi, 0) for (lo, hi), length in zip(pads, cropped.shape[1:-1])
     ]
-    padded = xp.empty(shape + [array.shape[-1]], dtype=array.dtype)
+    shape.append(array.shape[-1])
+    padded = (xp.empty if buffer is None else buffer)(tuple(shape), array.dtype)
     inside = interior(pads, cropped.shape)
     padded[inside] = cropped
     # Fill only the border slabs: filling the whole array first would write it twice.
@@ -393,7 +395,6 @@ def scratch(shape, dtype):
     return buffer[:nbytes].view(dtype).reshape(shape)
 
 
-_pool = None
 # Shortest contiguous run worth a copy of its own (see gather_windows).
 _MIN_RUN = 8
 # Batch slices small enough that one slice's temporaries stay in a core's L2 cache.
@@ -408,31 +409,10 @@ def parallel_over_batch(work, batch: int, bytes_per_item: int = 0) -> None:
     cores). Each core walks its part in slices of about 1 MiB of ``bytes_per_item``, so that
     a slice's temporaries stay in cache. ``work`` must write only to its own slice.
     """
-    global _pool
     chunk = max(1, _SLICE_BYTES // max(bytes_per_item, 1))
 
     def walk(start, stop):
         for first in range(start, stop, chunk):
             work(first, min(first + chunk, stop))
 
-    cores = os.cpu_count() or 1
-    parts = min(cores, -(-batch // chunk))
-    if parts <= 1:
-        walk(0, batch)
-        return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(cores - 1, thread_name_prefix="shinsou-windows")
-    bounds = [batch * part // parts for part in range(parts + 1)]
-    futures = [_pool.submit(walk, a, b) for a, b in itertools.pairwise(bounds[1:])]
-    walk(bounds[0], bounds[1])  # the calling thread takes the first part
-    for future in futures:
-        future.result()
-
-
-def _forget_pool():
-    global _pool
-    _pool = None  # a forked child has none of the parent's threads
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+    split_batch(walk, batch, parts=min(os.cpu_count() or 1, -(-batch // chunk)))

@@ -1,0 +1,228 @@
+"""shinsou's compiled kernels, loaded with :mod:`ctypes`, and the threads that run them.
+
+``kernels.c`` holds a direct 2-D convolution (forward and kernel gradient) over
+channels-last arrays; ``setup.py`` builds it at install time into ``_kernels*.so`` next to
+this file. When it is missing (no C compiler at install), :func:`available` is False and
+the ops use their NumPy code, which computes the same numbers; so does setting the
+environment variable ``SHINSOU_NATIVE=0`` or running under :func:`disabled`.
+
+Each kernel works on a range of batch items; :func:`split_batch` runs the ranges on all
+the CPU's cores at once (ctypes releases the GIL while C runs).
+
+Example:
+    >>> import numpy as np
+    >>> from shinsou import native
+    >>> x = np.ones((1, 3, 3, 1), np.float32)
+    >>> w = np.ones((3, 3, 1, 16), np.float32)
+    >>> if native.available():
+    ...     out = native.conv2d_forward(x, w, strides=(1, 1), dilations=(1, 1))
+    ...     print(out.shape, out[0, 0, 0, 0])
+    ... else:
+    ...     print((1, 1, 1, 16), 9.0)
+    (1, 1, 1, 16) 9.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.machinery
+import itertools
+import os
+import pathlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy
+
+VECTOR = 16
+"""Filters per vector: kernels need a filter count that is a multiple of this."""
+
+
+class _Geometry(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_long)
+        for name in ("Hp", "Wp", "C", "OH", "OW", "F", "KH", "KW", "sh", "sw", "dh", "dw")
+    ]
+
+
+def _load():
+    if os.environ.get("SHINSOU_NATIVE", "1") == "0":
+        return None
+    here = pathlib.Path(__file__).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = here / f"_kernels{suffix}"
+        if path.exists():
+            library = ctypes.CDLL(str(path))
+            pointer, index, geometry = ctypes.c_void_p, ctypes.c_long, ctypes.POINTER(_Geometry)
+            for function in (library.conv2d_forward, library.conv2d_kernel_grad):
+                function.argtypes = [pointer, pointer, pointer, index, index, geometry]
+                function.restype = ctypes.c_int
+            return library
+    return None
+
+
+_library = _load()
+_enabled = True
+
+
+def available() -> bool:
+    """Whether the compiled kernels are loaded and switched on.
+
+    Example:
+        >>> isinstance(available(), bool)
+        True
+    """
+    return _library is not None and _enabled
+
+
+@contextlib.contextmanager
+def disabled():
+    """Run the block on the NumPy code paths only (to compare them, or to debug).
+
+    Example:
+        >>> with disabled():
+        ...     available()
+        False
+    """
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
+
+
+def supports_conv(dtype, filters: int) -> bool:
+    """Whether the convolution kernels run for this dtype and filter count: float32, and a
+    multiple of :data:`VECTOR` filters.
+
+    Example:
+        >>> supports_conv(numpy.float32, 8)
+        False
+    """
+    return available() and dtype == numpy.float32 and filters % VECTOR == 0
+
+
+def _geometry(x_shape, w_shape, out_spatial, strides, dilations):
+    return _Geometry(
+        *x_shape[1:3], x_shape[3], *out_spatial, w_shape[3], *w_shape[:2], *strides, *dilations
+    )
+
+
+def _output_spatial(x_shape, w_shape, strides, dilations, out_spatial=None):
+    """``(OH, OW)``: all the windows that fit in the padded input, or ``out_spatial``
+    after checking that its windows fit."""
+    fits = tuple(
+        (n - (k - 1) * d - 1) // s + 1
+        for n, k, s, d in zip(x_shape[1:3], w_shape[:2], strides, dilations)
+    )
+    if out_spatial is None:
+        return fits
+    if any(o > f for o, f in zip(out_spatial, fits)):
+        raise ValueError(
+            f"shinsou.native: {tuple(out_spatial)} outputs do not fit in an input of shape "
+            f"{tuple(x_shape)} with kernel {tuple(w_shape)}; at most {fits}"
+        )
+    return tuple(out_spatial)
+
+
+def conv2d_forward(x, w, strides, dilations, out_spatial=None):
+    """Convolution of a padded ``x (N, Hp, Wp, C)`` with ``w (KH, KW, C, F)``: ``(N, OH, OW, F)``.
+
+    ``out_spatial`` defaults to every window that fits. The caller checks
+    :func:`supports_conv` first.
+
+    Example:
+        >>> x = numpy.arange(8, dtype="float32").reshape(1, 1, 8, 1)
+        >>> w = numpy.ones((1, 2, 1, 16), "float32")
+        >>> out = conv2d_forward(x, w, (1, 2), (1, 1)) if available() else None
+        >>> out is None or out[0, 0, :, 0].tolist() == [1.0, 5.0, 9.0, 13.0]
+        True
+    """
+    x, w = numpy.ascontiguousarray(x), numpy.ascontiguousarray(w)
+    out_spatial = _output_spatial(x.shape, w.shape, strides, dilations, out_spatial)
+    out = numpy.empty((x.shape[0], *out_spatial, w.shape[-1]), numpy.float32)
+    geometry = _geometry(x.shape, w.shape, out_spatial, strides, dilations)
+
+    def run(start, stop):
+        _run(_library.conv2d_forward, x, w, out, start, stop, geometry)
+
+    split_batch(run, x.shape[0])
+    return out
+
+
+def conv2d_kernel_grad(x, grad, w_shape, strides, dilations):
+    """Gradient of :func:`conv2d_forward` with respect to its kernel, given the output's.
+
+    Example:
+        >>> x = numpy.ones((2, 3, 3, 1), "float32")
+        >>> g = numpy.ones((2, 1, 1, 16), "float32")
+        >>> grad = conv2d_kernel_grad(x, g, (3, 3, 1, 16), (1, 1), (1, 1)) if available() else None
+        >>> grad is None or float(grad[0, 0, 0, 0]) == 2.0
+        True
+    """
+    x, grad = numpy.ascontiguousarray(x), numpy.ascontiguousarray(grad)
+    out_spatial = _output_spatial(x.shape, w_shape, strides, dilations, grad.shape[1:3])
+    geometry = _geometry(x.shape, w_shape, out_spatial, strides, dilations)
+    parts = []
+
+    def run(start, stop):
+        part = numpy.zeros(w_shape, numpy.float32)
+        _run(_library.conv2d_kernel_grad, x, grad, part, start, stop, geometry)
+        parts.append(part)
+
+    split_batch(run, x.shape[0])
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+def _run(kernel, *arguments):
+    """Call a compiled kernel: arrays go in as their data pointers."""
+    pointers = (a.ctypes.data if isinstance(a, numpy.ndarray) else a for a in arguments)
+    status = kernel(*pointers)
+    if status != 0:
+        raise ValueError(f"shinsou.native: {kernel.__name__} refused its arguments ({status})")
+
+
+_pool = None
+
+
+def worker_pool() -> ThreadPoolExecutor:
+    """The process's worker threads (one fewer than the cores; the caller is the last)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max((os.cpu_count() or 1) - 1, 1), thread_name_prefix="shinsou")
+    return _pool
+
+
+def split_batch(work, batch: int, parts: int | None = None) -> None:
+    """Run ``work(start, stop)`` on ``parts`` (default: the number of cores) contiguous
+    ranges of ``range(batch)`` at once; the calling thread takes the first range.
+
+    Example:
+        >>> seen = []
+        >>> split_batch(lambda a, b: seen.append((a, b)), 5, parts=2)
+        >>> sorted(seen)
+        [(0, 2), (2, 5)]
+    """
+    parts = min(parts or os.cpu_count() or 1, batch)
+    if parts <= 1:
+        if batch:
+            work(0, batch)
+        return
+    bounds = [batch * part // parts for part in range(parts + 1)]
+    futures = [worker_pool().submit(work, a, b) for a, b in itertools.pairwise(bounds[1:])]
+    work(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
+
+
+def _forget_pool():
+    global _pool
+    _pool = None  # a forked child has none of the parent's threads
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
