@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 
-from .. import activations, initializers, ops, regularizers
+from .. import activations, initializers, native, ops, regularizers
 from ..backend import xp
 from ..tensor import record
 from .base import InputSpec, Layer
@@ -63,11 +63,16 @@ def add_bias_in_place(outputs, bias, relu=False):
         [[2.0, 0.0]]
     """
     data = outputs.data
-    data += bias.data
-    if relu:
-        xp.maximum(data, 0, out=data)
+    if native.supports_rows(data, bias.data):  # one pass, on all cores
+        native.bias_act(data, bias.data, relu)
+    else:
+        data += bias.data
+        if relu:
+            xp.maximum(data, 0, out=data)
 
     def backward(g):
+        if relu and native.supports_rows(g, data):
+            return native.bias_act_grad(g, data, relu, bias.requires_grad)
         if relu:
             g = g * (data > 0)
         grad_bias = None

@@ -45,6 +45,32 @@ class _Geometry(ctypes.Structure):
     ]
 
 
+class _PoolGeometry(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_long)
+        for name in ("H", "W", "C", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw")
+    ]
+
+
+def _declare(library):
+    """Argument types of every kernel (ctypes checks calls against them)."""
+    p, n = ctypes.c_void_p, ctypes.c_long
+    conv, pool = ctypes.POINTER(_Geometry), ctypes.POINTER(_PoolGeometry)
+    signatures = {
+        "conv2d_forward": (ctypes.c_int, [p, p, p, n, n, conv]),
+        "conv2d_kernel_grad": (ctypes.c_int, [p, p, p, n, n, conv]),
+        "bias_act_forward": (None, [p, p, n, n, n, ctypes.c_int]),
+        "bias_act_backward": (None, [p, p, p, p, n, n, n, ctypes.c_int]),
+        "channel_sums": (None, [p, p, p, p, n, n, n]),
+        "channel_affine": (None, [p, p, p, p, p, p, n, n, n]),
+        "max_pool_forward": (None, [p, p, p, n, n, pool]),
+        "max_pool_backward": (None, [p, p, p, n, n, pool]),
+    }
+    for name, (result, arguments) in signatures.items():
+        function = getattr(library, name)
+        function.restype, function.argtypes = result, arguments
+
+
 def _load():
     if os.environ.get("SHINSOU_NATIVE", "1") == "0":
         return None
@@ -53,10 +79,7 @@ def _load():
         path = here / f"_kernels{suffix}"
         if path.exists():
             library = ctypes.CDLL(str(path))
-            pointer, index, geometry = ctypes.c_void_p, ctypes.c_long, ctypes.POINTER(_Geometry)
-            for function in (library.conv2d_forward, library.conv2d_kernel_grad):
-                function.argtypes = [pointer, pointer, pointer, index, index, geometry]
-                function.restype = ctypes.c_int
+            _declare(library)
             return library
     return None
 
@@ -178,11 +201,178 @@ def conv2d_kernel_grad(x, grad, w_shape, strides, dilations):
     return total
 
 
+# -- per-channel passes over (rows, C) arrays --------------------------------------------
+
+
+def supports_rows(*arrays) -> bool:
+    """Whether the per-channel kernels take these arrays: float32 and C-contiguous.
+
+    Example:
+        >>> supports_rows(numpy.ones((2, 3), "float64"))
+        False
+    """
+    return available() and all(a.dtype == numpy.float32 and a.flags.c_contiguous for a in arrays)
+
+
+def bias_act(y, bias, relu: bool):
+    """``y += bias`` then ``max(y, 0)`` when ``relu``, in place on ``y (..., C)``.
+
+    Example:
+        >>> y = numpy.array([[1.0, -3.0]], "float32")
+        >>> _ = bias_act(y, numpy.ones(2, "float32"), True) if available() else None
+        >>> y.tolist() if available() else [[2.0, 0.0]]
+        [[2.0, 0.0]]
+    """
+    rows = y.reshape(-1, y.shape[-1])
+    bias = numpy.ascontiguousarray(bias, numpy.float32)
+    split_rows(
+        lambda a, b: _run(_library.bias_act_forward, rows, bias, a, b, rows.shape[1], relu), rows
+    )
+    return y
+
+
+def bias_act_grad(g, y, relu: bool, bias_grad: bool):
+    """Gradient of :func:`bias_act` given the output ``y``: ``(grad of the input, grad of
+    the bias or None)``.
+
+    Example:
+        >>> y = numpy.array([[2.0, 0.0]], "float32")
+        >>> g = numpy.ones((1, 2), "float32")
+        >>> out = bias_act_grad(g, y, True, True) if available() else None
+        >>> out is None or (out[0].tolist(), out[1].tolist()) == ([[1.0, 0.0]], [1.0, 0.0])
+        True
+    """
+    rows, outputs = g.reshape(-1, g.shape[-1]), y.reshape(-1, y.shape[-1])
+    grad = numpy.empty_like(rows)
+    channels = rows.shape[1]
+    sums = []
+
+    def run(start, stop):
+        total = numpy.zeros(channels) if bias_grad else None
+        _run(_library.bias_act_backward, rows, outputs, grad, total, start, stop, channels, relu)
+        sums.append(total)
+
+    split_rows(run, rows)
+    total = sum(sums[1:], sums[0]).astype(g.dtype) if bias_grad else None
+    return grad.reshape(g.shape), total
+
+
+def channel_sums(a, b):
+    """Per-channel ``(sum of a, sum of a * b)`` over the rows of ``(rows, C)`` arrays, in
+    float64.
+
+    Example:
+        >>> a = numpy.array([[1.0, 2.0], [3.0, 4.0]], "float32")
+        >>> out = channel_sums(a, a) if available() else None
+        >>> out is None or (out[0].tolist(), out[1].tolist()) == ([4.0, 6.0], [10.0, 20.0])
+        True
+    """
+    channels = a.shape[1]
+    parts = []
+
+    def run(start, stop):
+        sum_a, sum_ab = numpy.zeros(channels), numpy.zeros(channels)
+        _run(_library.channel_sums, a, b, sum_a, sum_ab, start, stop, channels)
+        parts.append((sum_a, sum_ab))
+
+    split_rows(run, a)
+    sum_a, sum_ab = parts[0]
+    for more_a, more_ab in parts[1:]:
+        sum_a += more_a
+        sum_ab += more_ab
+    return sum_a, sum_ab
+
+
+def channel_affine(a, scale_a, shift, b=None, scale_b=None):
+    """``a * scale_a + b * scale_b + shift`` per channel of ``(rows, C)`` arrays (``b``
+    optional), as a new array.
+
+    Example:
+        >>> a = numpy.array([[1.0, 2.0]], "float32")
+        >>> ones = numpy.ones(2, "float32")
+        >>> out = channel_affine(a, 2 * ones, ones) if available() else None
+        >>> out is None or out.tolist() == [[3.0, 5.0]]
+        True
+    """
+    out = numpy.empty_like(a)
+    vectors = [numpy.ascontiguousarray(v, numpy.float32) for v in (scale_a, shift)]
+    scale_b = None if b is None else numpy.ascontiguousarray(scale_b, numpy.float32)
+    channels = a.shape[1]
+
+    def run(start, stop):
+        _run(
+            _library.channel_affine,
+            a,
+            vectors[0],
+            b,
+            scale_b,
+            vectors[1],
+            out,
+            start,
+            stop,
+            channels,
+        )
+
+    split_rows(run, a)
+    return out
+
+
+def split_rows(work, rows, min_bytes: int = 1 << 18) -> None:
+    """:func:`split_batch` over the rows of a 2-D array; small arrays stay on one thread."""
+    parts = 1 if rows.nbytes < min_bytes else None
+    split_batch(work, rows.shape[0], parts=parts)
+
+
+# -- max pooling ------------------------------------------------------------------------
+
+
+def max_pool(x, pool_shape, strides, pads_before, out_spatial):
+    """Largest value in each window of ``x (N, H, W, C)`` (padding by bounds): ``(out,
+    winner)``, where ``winner`` (uint8) is each maximum's tap ``i * KW + j``.
+
+    Example:
+        >>> x = numpy.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+        >>> out = max_pool(x, (2, 2), (2, 2), (0, 0), (2, 2)) if available() else None
+        >>> out is None or out[0][0, :, :, 0].tolist() == [[5.0, 7.0], [13.0, 15.0]]
+        True
+    """
+    x = numpy.ascontiguousarray(x)
+    batch, channels = x.shape[0], x.shape[-1]
+    out = numpy.empty((batch, *out_spatial, channels), numpy.float32)
+    winner = numpy.empty(out.shape, numpy.uint8)
+    geometry = _PoolGeometry(*x.shape[1:], *out_spatial, *pool_shape, *strides, *pads_before)
+    split_batch(lambda a, b: _run(_library.max_pool_forward, x, out, winner, a, b, geometry), batch)
+    return out, winner
+
+
+def max_pool_grad(g, winner, x_shape, pool_shape, strides, pads_before):
+    """Gradient of :func:`max_pool`: each window's gradient at its winning position.
+
+    Example:
+        >>> winner = numpy.array([[[[3]]]], numpy.uint8)
+        >>> g = numpy.ones((1, 1, 1, 1), "float32")
+        >>> geometry = ((1, 2, 2, 1), (2, 2), (2, 2), (0, 0))
+        >>> out = max_pool_grad(g, winner, *geometry) if available() else None
+        >>> out is None or out[0, :, :, 0].tolist() == [[0.0, 0.0], [0.0, 1.0]]
+        True
+    """
+    g = numpy.ascontiguousarray(g)
+    grad = numpy.empty(x_shape, numpy.float32)
+    geometry = _PoolGeometry(*x_shape[1:], *g.shape[1:3], *pool_shape, *strides, *pads_before)
+
+    def run(start, stop):
+        grad[start:stop] = 0
+        _run(_library.max_pool_backward, g, winner, grad, start, stop, geometry)
+
+    split_batch(run, x_shape[0])
+    return grad
+
+
 def _run(kernel, *arguments):
     """Call a compiled kernel: arrays go in as their data pointers."""
     pointers = (a.ctypes.data if isinstance(a, numpy.ndarray) else a for a in arguments)
     status = kernel(*pointers)
-    if status != 0:
+    if status is not None and status != 0:
         raise ValueError(f"shinsou.native: {kernel.__name__} refused its arguments ({status})")
 
 

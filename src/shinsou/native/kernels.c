@@ -172,3 +172,154 @@ int conv2d_kernel_grad(const float *x, const float *grad, float *dw, long n0, lo
   }
   return 0;
 }
+
+/* -- per-channel passes over (rows, C) arrays: bias + ReLU, batch-norm statistics ------ */
+/* Plain loops over the channel axis; the compiler vectorises them. Each function works on
+ * rows [r0, r1). */
+
+/* y[r, c] = y[r, c] + bias[c], then max(y, 0) when relu. */
+void bias_act_forward(float *y, const float *bias, long r0, long r1, long C, int relu) {
+  for (long r = r0; r < r1; r++) {
+    float *row = y + r * C;
+    if (relu) {
+      for (long c = 0; c < C; c++) {
+        float v = row[c] + bias[c];
+        row[c] = v > 0.f ? v : 0.f;
+      }
+    } else {
+      for (long c = 0; c < C; c++) row[c] += bias[c];
+    }
+  }
+}
+
+/* Gradient of bias_act_forward: grad_in = g masked where y <= 0 (when relu), and
+ * bias_sum[c] += sum over the rows of grad_in[r, c] (NULL: not wanted). */
+void bias_act_backward(const float *g, const float *y, float *grad_in, double *bias_sum,
+                       long r0, long r1, long C, int relu) {
+  enum { BLOCK = 64, ROWS = 256 };
+  for (long c0 = 0; c0 < C; c0 += BLOCK) {
+    long width = C - c0 < BLOCK ? C - c0 : BLOCK;
+    for (long start = r0; start < r1; start += ROWS) {
+      long stop = start + ROWS < r1 ? start + ROWS : r1;
+      float acc[BLOCK] = {0};
+      for (long r = start; r < stop; r++) {
+        const float *gr = g + r * C + c0, *yr = y + r * C + c0;
+        float *out = grad_in + r * C + c0;
+        for (long c = 0; c < width; c++) {
+          float v = relu && !(yr[c] > 0.f) ? 0.f : gr[c];
+          out[c] = v;
+          acc[c] += v;
+        }
+      }
+      if (bias_sum)
+        for (long c = 0; c < width; c++) bias_sum[c0 + c] += acc[c];
+    }
+  }
+}
+
+/* sum_a[c] += sum of a[r, c]; sum_ab[c] += sum of a[r, c] * b[r, c] (float blocks of 256
+ * rows, added up in double). */
+void channel_sums(const float *a, const float *b, double *sum_a, double *sum_ab, long r0,
+                  long r1, long C) {
+  enum { BLOCK = 64, ROWS = 256 };
+  for (long c0 = 0; c0 < C; c0 += BLOCK) {
+    long width = C - c0 < BLOCK ? C - c0 : BLOCK;
+    for (long start = r0; start < r1; start += ROWS) {
+      long stop = start + ROWS < r1 ? start + ROWS : r1;
+      float acc_a[BLOCK] = {0}, acc_ab[BLOCK] = {0};
+      for (long r = start; r < stop; r++) {
+        const float *ar = a + r * C + c0, *br = b + r * C + c0;
+        for (long c = 0; c < width; c++) {
+          acc_a[c] += ar[c];
+          acc_ab[c] += ar[c] * br[c];
+        }
+      }
+      for (long c = 0; c < width; c++) {
+        sum_a[c0 + c] += acc_a[c];
+        sum_ab[c0 + c] += acc_ab[c];
+      }
+    }
+  }
+}
+
+/* out[r, c] = a[r, c] * scale_a[c] + b[r, c] * scale_b[c] + shift[c]; b may be NULL. */
+void channel_affine(const float *a, const float *scale_a, const float *b, const float *scale_b,
+                    const float *shift, float *out, long r0, long r1, long C) {
+  for (long r = r0; r < r1; r++) {
+    const float *ar = a + r * C;
+    float *o = out + r * C;
+    if (b) {
+      const float *br = b + r * C;
+      for (long c = 0; c < C; c++) o[c] = ar[c] * scale_a[c] + br[c] * scale_b[c] + shift[c];
+    } else {
+      for (long c = 0; c < C; c++) o[c] = ar[c] * scale_a[c] + shift[c];
+    }
+  }
+}
+
+/* -- max pooling over (N, H, W, C), 2-D windows, padding by bounds --------------------- */
+
+typedef struct {
+  long H, W, C, OH, OW, KH, KW, sh, sw, ph, pw; /* ph, pw: padding before */
+} pool_geometry;
+
+/* out = the largest value of each window; winner = its tap (i * KW + j), the first in
+ * row-major order on ties. Windows must each hold at least one input pixel. */
+void max_pool_forward(const float *x, float *out, unsigned char *winner, long n0, long n1,
+                      const pool_geometry *g) {
+  const long C = g->C;
+  for (long n = n0; n < n1; n++) {
+    for (long oh = 0; oh < g->OH; oh++) {
+      for (long ow = 0; ow < g->OW; ow++) {
+        float *o = out + ((n * g->OH + oh) * g->OW + ow) * C;
+        unsigned char *win = winner + ((n * g->OH + oh) * g->OW + ow) * C;
+        int first = 1;
+        for (long i = 0; i < g->KH; i++) {
+          long h = oh * g->sh + i - g->ph;
+          if (h < 0 || h >= g->H) continue;
+          for (long j = 0; j < g->KW; j++) {
+            long w = ow * g->sw + j - g->pw;
+            if (w < 0 || w >= g->W) continue;
+            const float *xs = x + ((n * g->H + h) * g->W + w) * C;
+            unsigned char tap = (unsigned char)(i * g->KW + j);
+            if (first) {
+              for (long c = 0; c < C; c++) { o[c] = xs[c]; win[c] = tap; }
+              first = 0;
+            } else {
+              for (long c = 0; c < C; c++) {
+                int better = xs[c] > o[c];
+                o[c] = better ? xs[c] : o[c];
+                win[c] = better ? tap : win[c];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* grad_x (zeroed by the caller) += each window's output gradient at its winning tap. */
+void max_pool_backward(const float *grad, const unsigned char *winner, float *grad_x, long n0,
+                       long n1, const pool_geometry *g) {
+  const long C = g->C;
+  for (long n = n0; n < n1; n++) {
+    for (long oh = 0; oh < g->OH; oh++) {
+      for (long ow = 0; ow < g->OW; ow++) {
+        const float *gs = grad + ((n * g->OH + oh) * g->OW + ow) * C;
+        const unsigned char *win = winner + ((n * g->OH + oh) * g->OW + ow) * C;
+        for (long i = 0; i < g->KH; i++) {
+          long h = oh * g->sh + i - g->ph;
+          if (h < 0 || h >= g->H) continue;
+          for (long j = 0; j < g->KW; j++) {
+            long w = ow * g->sw + j - g->pw;
+            if (w < 0 || w >= g->W) continue;
+            float *gx = grad_x + ((n * g->H + h) * g->W + w) * C;
+            unsigned char tap = (unsigned char)(i * g->KW + j);
+            for (long c = 0; c < C; c++) gx[c] += win[c] == tap ? gs[c] : 0.f;
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+"""The compiled per-channel and pooling kernels (shinsou.native) give the numbers of
+shinsou's NumPy code paths (themselves checked against PyTorch and finite differences in
+tests/ops), on arrays big enough to be split across threads. The convolution kernels are
+tested in tests/ops/test_conv.py."""
+
+import numpy as np
+import pytest
+
+import shinsou
+from shinsou import layers, native, ops
+from support import check_parity, random_array, torch
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="compiled kernels not built")
+
+
+def both_paths(run):
+    """``run()`` with the compiled kernels and without them."""
+    ours = run()
+    with native.disabled():
+        reference = run()
+    return ours, reference
+
+
+def assert_same(ours, reference, rtol=1e-5, atol=1e-5):
+    for a, b in zip(ours, reference):
+        assert a.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("shape", [(32, 16, 16, 24), (5, 3), (4096, 70)])
+def test_batch_normalization_matches_the_numpy_path(shape):
+    channels = shape[-1]
+
+    def run():
+        x = shinsou.tensor(random_array(shape, seed=1, low=-2, high=3), requires_grad=True)
+        scale = shinsou.tensor(
+            random_array((channels,), seed=2, low=0.5, high=1.5), requires_grad=True
+        )
+        offset = shinsou.tensor(random_array((channels,), seed=3), requires_grad=True)
+        y, mean, variance = ops.fused_batch_normalization(x, scale, offset)
+        (y * random_array(shape, seed=4)).sum().backward()
+        return y.numpy(), mean.numpy(), variance.numpy(), x.grad, scale.grad, offset.grad
+
+    assert_same(*both_paths(run), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_normalization_far_from_zero_takes_the_centred_path_too():
+    x = random_array((64, 8, 8, 32), seed=5, low=0.0, high=0.01) + 300.0
+    y, _, variance = ops.fused_batch_normalization(x, epsilon=0.0)
+    reference = x.astype(np.float64)
+    np.testing.assert_allclose(variance.numpy(), reference.var(axis=(0, 1, 2)), rtol=1e-3)
+    expected = (reference - reference.mean(axis=(0, 1, 2))) / reference.std(axis=(0, 1, 2))
+    np.testing.assert_allclose(y.numpy(), expected, atol=2e-3)
+
+
+@pytest.mark.parametrize("activation", ["relu", None])
+def test_dense_bias_and_relu_match_the_numpy_path(activation):
+    def run():
+        shinsou.utils.set_random_seed(0)
+        layer = layers.Dense(300, activation=activation)
+        x = shinsou.tensor(random_array((400, 50), seed=6), requires_grad=True)
+        y = layer(x)
+        (y * random_array(y.shape, seed=7)).sum().backward()
+        return y.numpy(), x.grad, layer.bias.grad, layer.kernel.grad
+
+    assert_same(*both_paths(run))
+
+
+@pytest.mark.parametrize(
+    ("shape", "pool", "strides", "padding"),
+    [
+        ((16, 26, 26, 32), 2, None, "valid"),
+        ((4, 9, 11, 20), 3, 2, "same"),  # overlapping windows, padding at both ends
+        ((3, 30, 17), 4, 1, "same"),  # 1-D
+    ],
+)
+def test_max_pool_matches_the_numpy_path(shape, pool, strides, padding):
+    def run():
+        values = np.round(random_array(shape, seed=8) * 4) / 4  # many ties
+        x = shinsou.tensor(values, requires_grad=True)
+        y = ops.max_pool(x, pool, strides, padding)
+        (y * random_array(y.shape, seed=9)).sum().backward()
+        return y.numpy(), x.grad
+
+    assert_same(*both_paths(run))
+
+
+def test_max_pool_ties_go_to_the_first_position_like_torch():
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    x = np.repeat(np.round(random_array((2, 6, 8, 16), seed=10) * 2) / 2, 2, axis=1)
+    check_parity(
+        lambda a: ops.max_pool(a, 2, 1),
+        lambda a: torch.nn.functional.max_pool2d(a.permute(0, 3, 1, 2), 2, 1).permute(0, 2, 3, 1),
+        x,
+    )
+
+
+def test_without_the_kernels_shinsou_still_trains_the_same_model():
+    def run():
+        shinsou.utils.set_random_seed(1)
+        model = shinsou.Sequential(
+            [
+                shinsou.Input((8, 8, 3)),
+                layers.Conv2D(16, 3, padding="same", activation="relu"),
+                layers.BatchNormalization(),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                layers.Dense(2),
+            ]
+        )
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        x = random_array((32, 8, 8, 3), seed=11)
+        y = np.arange(32) % 2
+        losses = [model.train_on_batch(x, y) for _ in range(3)]
+        return np.array(losses, np.float32), model.layers[0].kernel.numpy()
+
+    assert_same(*both_paths(run), rtol=1e-4, atol=1e-5)
