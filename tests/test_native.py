@@ -116,3 +116,15 @@ def test_without_the_kernels_shinsou_still_trains_the_same_model():
         return np.array(losses, np.float32), model.layers[0].kernel.numpy()
 
     assert_same(*both_paths(run), rtol=1e-4, atol=1e-5)
+
+
+def test_relu_matches_the_numpy_path_including_zero():
+    def run():
+        values = random_array((64, 32, 32, 8), seed=12)
+        values[0, 0, 0, :4] = 0.0  # the gradient at 0 is 0
+        x = shinsou.tensor(values, requires_grad=True)
+        y = ops.relu(x)
+        (y * random_array(y.shape, seed=13)).sum().backward()
+        return y.numpy(), x.grad
+
+    assert_same(*both_paths(run))

@@ -63,6 +63,8 @@ def _declare(library):
         "bias_act_backward": (None, [p, p, p, p, n, n, n, ctypes.c_int]),
         "channel_sums": (None, [p, p, p, p, n, n, n]),
         "channel_affine": (None, [p, p, p, p, p, p, n, n, n]),
+        "relu_forward": (None, [p, p, n, n]),
+        "relu_backward": (None, [p, p, p, n, n]),
         "max_pool_forward": (None, [p, p, p, n, n, pool]),
         "max_pool_backward": (None, [p, p, p, n, n, pool]),
     }
@@ -315,6 +317,35 @@ def channel_affine(a, scale_a, shift, b=None, scale_b=None):
 
     split_rows(run, a)
     return out
+
+
+def relu(x):
+    """``max(x, 0)`` of a float32 array, as a new array.
+
+    Example:
+        >>> out = relu(numpy.array([-1.0, 2.0], "float32")) if available() else None
+        >>> out is None or out.tolist() == [0.0, 2.0]
+        True
+    """
+    out = numpy.empty_like(x)
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+    split_rows(lambda a, b: _run(_library.relu_forward, flat_x, flat_out, a, b), flat_x)
+    return out
+
+
+def relu_grad(g, x):
+    """Gradient of :func:`relu` at ``x``: ``g`` where ``x > 0``, else 0 (a new array).
+
+    Example:
+        >>> x = numpy.array([-1.0, 2.0], "float32")
+        >>> out = relu_grad(numpy.ones(2, "float32"), x) if available() else None
+        >>> out is None or out.tolist() == [0.0, 1.0]
+        True
+    """
+    grad = numpy.empty_like(x)
+    flats = (g.reshape(-1), x.reshape(-1), grad.reshape(-1))
+    split_rows(lambda a, b: _run(_library.relu_backward, *flats, a, b), flats[0])
+    return grad
 
 
 def split_rows(work, rows, min_bytes: int = 1 << 18) -> None:

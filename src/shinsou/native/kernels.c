@@ -323,3 +323,14 @@ void max_pool_backward(const float *grad, const unsigned char *winner, float *gr
     }
   }
 }
+
+/* -- ReLU over flat arrays, elements [i0, i1) ------------------------------------------ */
+
+void relu_forward(const float *x, float *out, long i0, long i1) {
+  for (long i = i0; i < i1; i++) out[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+/* grad_in = g where x > 0, else 0. */
+void relu_backward(const float *g, const float *x, float *grad_in, long i0, long i1) {
+  for (long i = i0; i < i1; i++) grad_in[i] = x[i] > 0.f ? g[i] : 0.f;
+}
