@@ -408,6 +408,7 @@ DIRECT_CASES = [
     ((2, 9, 9, 5), (3, 3, 5, 64), 1, "same", (2, 1)),
     ((2, 6, 30, 1), (2, 3, 1, 80), 1, "valid", 1),
     ((2, 8, 8, 32), (1, 1, 32, 16), 2, "valid", 1),  # the strided 1×1 projection
+    ((2, 3, 4, 16), (5, 5, 16, 16), 1, "same", 2),  # windows reaching past both borders
     ((2, 12, 8), (5, 8, 16), 1, "same", 1),  # 1-D
     ((2, 12, 16), (3, 16, 32), 2, "valid", 2),
 ]
@@ -472,10 +473,11 @@ def test_other_shapes_fall_back_to_numpy():
 
 
 @requires_native
-def test_outputs_that_do_not_fit_are_refused():
+def test_direct_conv_reads_zeros_outside_the_input():
     x, w = np.ones((1, 4, 4, 1), np.float32), np.ones((3, 3, 1, 16), np.float32)
-    with pytest.raises(ValueError, match=r"\(3, 3\) outputs do not fit.*at most \(2, 2\)"):
-        native.conv2d_forward(x, w, (1, 1), (1, 1), out_spatial=(3, 3))
+    out = native.conv2d_forward(x, w, (1, 1), (1, 1), pads_before=(1, 1), out_spatial=(5, 5))
+    expected = [[4, 6, 6, 4, 2], [6, 9, 9, 6, 3], [6, 9, 9, 6, 3], [4, 6, 6, 4, 2], [2, 3, 3, 2, 1]]
+    assert out[0, :, :, 0].tolist() == expected
 
 
 def test_split_batch_covers_every_item_once():

@@ -41,7 +41,7 @@ VECTOR = 16
 class _Geometry(ctypes.Structure):
     _fields_ = [
         (name, ctypes.c_long)
-        for name in ("Hp", "Wp", "C", "OH", "OW", "F", "KH", "KW", "sh", "sw", "dh", "dw")
+        for name in ("H", "W", "C", "OH", "OW", "F", "KH", "KW", "sh", "sw", "dh", "dw", "ph", "pw")
     ]
 
 
@@ -128,46 +128,34 @@ def supports_conv(dtype, filters: int) -> bool:
     return available() and dtype == numpy.float32 and filters % VECTOR == 0
 
 
-def _geometry(x_shape, w_shape, out_spatial, strides, dilations):
+def _geometry(x_shape, w_shape, out_spatial, strides, dilations, pads_before):
     return _Geometry(
-        *x_shape[1:3], x_shape[3], *out_spatial, w_shape[3], *w_shape[:2], *strides, *dilations
+        *x_shape[1:4], *out_spatial, w_shape[3], *w_shape[:2], *strides, *dilations, *pads_before
     )
 
 
-def _output_spatial(x_shape, w_shape, strides, dilations, out_spatial=None):
-    """``(OH, OW)``: all the windows that fit in the padded input, or ``out_spatial``
-    after checking that its windows fit."""
-    fits = tuple(
-        (n - (k - 1) * d - 1) // s + 1
-        for n, k, s, d in zip(x_shape[1:3], w_shape[:2], strides, dilations)
-    )
-    if out_spatial is None:
-        return fits
-    if any(o > f for o, f in zip(out_spatial, fits)):
-        raise ValueError(
-            f"shinsou.native: {tuple(out_spatial)} outputs do not fit in an input of shape "
-            f"{tuple(x_shape)} with kernel {tuple(w_shape)}; at most {fits}"
-        )
-    return tuple(out_spatial)
+def conv2d_forward(x, w, strides, dilations, pads_before=(0, 0), out_spatial=None):
+    """Convolution of ``x (N, H, W, C)`` with ``w (KH, KW, C, F)``: ``(N, OH, OW, F)``.
 
-
-def conv2d_forward(x, w, strides, dilations, out_spatial=None):
-    """Convolution of a padded ``x (N, Hp, Wp, C)`` with ``w (KH, KW, C, F)``: ``(N, OH, OW, F)``.
-
-    ``out_spatial`` defaults to every window that fits. The caller checks
-    :func:`supports_conv` first.
+    The input is read as if padded by ``pads_before`` zeros at the top and left and by as
+    many as ``out_spatial`` needs at the bottom and right (default: none there). The caller
+    checks :func:`supports_conv` first.
 
     Example:
         >>> x = numpy.arange(8, dtype="float32").reshape(1, 1, 8, 1)
         >>> w = numpy.ones((1, 2, 1, 16), "float32")
-        >>> out = conv2d_forward(x, w, (1, 2), (1, 1)) if available() else None
-        >>> out is None or out[0, 0, :, 0].tolist() == [1.0, 5.0, 9.0, 13.0]
+        >>> out = conv2d_forward(x, w, (1, 2), (1, 1), (0, 1)) if available() else None
+        >>> out is None or out[0, 0, :, 0].tolist() == [0.0, 3.0, 7.0, 11.0]
         True
     """
     x, w = numpy.ascontiguousarray(x), numpy.ascontiguousarray(w)
-    out_spatial = _output_spatial(x.shape, w.shape, strides, dilations, out_spatial)
+    if out_spatial is None:
+        out_spatial = tuple(
+            (n + p - (k - 1) * d - 1) // s + 1
+            for n, p, k, s, d in zip(x.shape[1:3], pads_before, w.shape[:2], strides, dilations)
+        )
     out = numpy.empty((x.shape[0], *out_spatial, w.shape[-1]), numpy.float32)
-    geometry = _geometry(x.shape, w.shape, out_spatial, strides, dilations)
+    geometry = _geometry(x.shape, w.shape, out_spatial, strides, dilations, pads_before)
 
     def run(start, stop):
         _run(_library.conv2d_forward, x, w, out, start, stop, geometry)
@@ -176,7 +164,7 @@ def conv2d_forward(x, w, strides, dilations, out_spatial=None):
     return out
 
 
-def conv2d_kernel_grad(x, grad, w_shape, strides, dilations):
+def conv2d_kernel_grad(x, grad, w_shape, strides, dilations, pads_before=(0, 0)):
     """Gradient of :func:`conv2d_forward` with respect to its kernel, given the output's.
 
     Example:
@@ -187,8 +175,7 @@ def conv2d_kernel_grad(x, grad, w_shape, strides, dilations):
         True
     """
     x, grad = numpy.ascontiguousarray(x), numpy.ascontiguousarray(grad)
-    out_spatial = _output_spatial(x.shape, w_shape, strides, dilations, grad.shape[1:3])
-    geometry = _geometry(x.shape, w_shape, out_spatial, strides, dilations)
+    geometry = _geometry(x.shape, w_shape, grad.shape[1:3], strides, dilations, pads_before)
     parts = []
 
     def run(start, stop):

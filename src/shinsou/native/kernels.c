@@ -1,11 +1,12 @@
-/* shinsou's compiled kernels: direct 2-D convolution over channels-last (NHWC) arrays.
+/* shinsou's compiled kernels: direct 2-D convolution over channels-last (NHWC) arrays,
+ * and the memory-bound passes around it (bias + ReLU, batch-norm statistics, max pooling).
  *
  * NumPy's path for a convolution copies every window into one row (im2col) and calls
  * sgemm. For the small channel counts of CIFAR-style networks (16-64) that copy moves
  * 9x the input through memory and sgemm runs at a third of the machine's speed on the
  * thin matrices it gets (65536x144 @ 144x16: 42 GFLOP/s here). These kernels read the
- * padded input in place instead and keep a block of outputs in vector registers while
- * they walk over every kernel tap and input channel.
+ * input in place instead, padding by bounds checks, and keep a block of outputs in vector
+ * registers while they walk over every kernel tap and input channel.
  *
  * Plain C with GCC/Clang vector extensions: one `vf` holds 16 floats, one AVX-512
  * register (the compiler splits it in two on AVX2 machines). Filters come in groups of
@@ -14,10 +15,11 @@
  * (ctypes releases the GIL during the call).
  *
  * Layouts (all C-contiguous float32):
- *   x    (N, Hp, Wp, C)    the input, already padded
+ *   x    (N, H, W, C)      the input, unpadded
  *   w    (KH, KW, C, F)    the kernel
  *   out  (N, OH, OW, F)    the output
- * Output pixel (oh, ow) reads x[oh*sh + i*dh, ow*sw + j*dw] for tap (i, j).
+ * Output pixel (oh, ow) reads x[oh*sh + i*dh - ph, ow*sw + j*dw - pw] for tap (i, j), or
+ * zero where that falls outside the input.
  */
 #include <stddef.h>
 #include <string.h>
@@ -28,24 +30,36 @@ typedef float vf __attribute__((vector_size(64)));
 #define INLINE static inline __attribute__((always_inline))
 
 typedef struct {
-  long Hp, Wp, C, OH, OW, F, KH, KW, sh, sw, dh, dw;
+  long H, W, C, OH, OW, F, KH, KW, sh, sw, dh, dw, ph, pw;
 } geometry;
 
 INLINE vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 INLINE void store(float *p, vf v) { memcpy(p, &v, sizeof v); }
 INLINE vf splat(float s) { return (vf){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s}; }
 
-/* Forward: PB neighbouring output pixels of one row times FB*16 filters. The loops over
- * PB and FB unroll fully (both are constants at every call site), so `acc` lives in
- * registers for the whole reduction over taps and channels. */
-INLINE void forward_tile(const int FB, const int PB, const float *x, const float *w,
-                         float *out, const geometry *g) {
+/* The taps [first, stop) whose input position start + tap * step lies in [0, size). */
+typedef struct { long first, stop; } span;
+INLINE span valid_taps(long start, long step, long taps, long size) {
+  span s = {start >= 0 ? 0 : (-start + step - 1) / step, 0};
+  s.stop = start > size - 1 ? 0 : (size - 1 - start) / step + 1;
+  if (s.stop > taps) s.stop = taps;
+  if (s.stop < s.first) s.stop = s.first;
+  return s;
+}
+
+/* Forward: PB neighbouring output pixels of one row times FB*16 filters, the taps in
+ * rows `ti` and columns `tj` (all of them in bounds for every pixel of the tile). The loops
+ * over PB and FB unroll fully (both are constants at every call site), so `acc` lives in
+ * registers for the whole reduction over taps and channels. `x` points at image n, and
+ * (h0, w0) is the tile's first window's top-left corner (negative inside the padding). */
+INLINE void forward_tile(const int FB, const int PB, const float *x, long h0, long w0,
+                         const float *w, float *out, const geometry *g, span ti, span tj) {
   vf acc[14][4];
   UNROLL for (int p = 0; p < PB; p++) UNROLL for (int q = 0; q < FB; q++) acc[p][q] = splat(0.f);
   const long C = g->C, F = g->F, step = g->sw * C;
-  for (long i = 0; i < g->KH; i++) {
-    for (long j = 0; j < g->KW; j++) {
-      const float *xt = x + (i * g->dh * g->Wp + j * g->dw) * C;
+  for (long i = ti.first; i < ti.stop; i++) {
+    for (long j = tj.first; j < tj.stop; j++) {
+      const float *xt = x + ((h0 + i * g->dh) * g->W + w0 + j * g->dw) * C;
       const float *wt = w + (i * g->KW + j) * C * F;
       for (long c = 0; c < C; c++) {
         vf wv[4];
@@ -64,15 +78,16 @@ INLINE void forward_tile(const int FB, const int PB, const float *x, const float
 /* Most pixels per tile for FB filter vectors: about 24 accumulators. */
 static const int MAX_PIXELS[5] = {0, 14, 12, 8, 6};
 
-#define FORWARD_CASE(FB, PB) case PB: forward_tile(FB, PB, x, w, out, g); return;
+#define FORWARD_CASE(FB, PB) \
+  case PB: forward_tile(FB, PB, x, h0, w0, w, out, g, ti, tj); return;
 #define FORWARD_PIXELS(FB) switch (pixels) {                                              \
     FORWARD_CASE(FB, 1) FORWARD_CASE(FB, 2) FORWARD_CASE(FB, 3) FORWARD_CASE(FB, 4)          \
     FORWARD_CASE(FB, 5) FORWARD_CASE(FB, 6) FORWARD_CASE(FB, 7) FORWARD_CASE(FB, 8)          \
     FORWARD_CASE(FB, 9) FORWARD_CASE(FB, 10) FORWARD_CASE(FB, 11) FORWARD_CASE(FB, 12)       \
     FORWARD_CASE(FB, 13) FORWARD_CASE(FB, 14) }
 
-static void forward_block(int vectors, int pixels, const float *x, const float *w, float *out,
-                          const geometry *g) {
+static void forward_block(int vectors, int pixels, const float *x, long h0, long w0,
+                          const float *w, float *out, const geometry *g, span ti, span tj) {
   switch (vectors) {
     case 1: FORWARD_PIXELS(1) return;
     case 2: FORWARD_PIXELS(2) return;
@@ -85,20 +100,34 @@ static void forward_block(int vectors, int pixels, const float *x, const float *
 int conv2d_forward(const float *x, const float *w, float *out, long n0, long n1,
                    const geometry *g) {
   if (g->F % V != 0) return -1;
+  /* Output columns whose windows lie wholly inside the input: [inner_first, inner_stop). */
+  span columns = valid_taps(-g->pw, g->sw, g->OW, g->W - (g->KW - 1) * g->dw);
   for (long n = n0; n < n1; n++) {
+    const float *image = x + n * g->H * g->W * g->C;
     for (long oh = 0; oh < g->OH; oh++) {
-      const float *x_row = x + (n * g->Hp + oh * g->sh) * g->Wp * g->C;
+      long h0 = oh * g->sh - g->ph;
+      span ti = valid_taps(h0, g->dh, g->KH, g->H);
       float *out_row = out + (n * g->OH + oh) * g->OW * g->F;
       for (long f0 = 0; f0 < g->F; f0 += 4 * V) {
         int vectors = (int)((g->F - f0) / V);
         if (vectors > 4) vectors = 4;
-        /* Split the row into tiles of nearly equal size, none above the maximum. */
-        long tiles = (g->OW + MAX_PIXELS[vectors] - 1) / MAX_PIXELS[vectors];
-        long ow = 0;
+        /* Border pixels one at a time, each with the taps that fall inside the input. */
+        for (long ow = 0; ow < g->OW; ow++) {
+          if (ow == columns.first) ow = columns.stop;
+          if (ow >= g->OW) break;
+          long w0 = ow * g->sw - g->pw;
+          span tj = valid_taps(w0, g->dw, g->KW, g->W);
+          forward_block(vectors, 1, image, h0, w0, w + f0, out_row + ow * g->F + f0, g, ti, tj);
+        }
+        /* Inner pixels in tiles of nearly equal size, none above the maximum. */
+        long inner = columns.stop - columns.first;
+        long tiles = (inner + MAX_PIXELS[vectors] - 1) / MAX_PIXELS[vectors];
+        span all_columns = {0, g->KW};
+        long ow = columns.first;
         for (long t = 0; t < tiles; t++) {
-          long pixels = g->OW / tiles + (t < g->OW % tiles);
-          forward_block(vectors, (int)pixels, x_row + ow * g->sw * g->C, w + f0,
-                        out_row + ow * g->F + f0, g);
+          long pixels = inner / tiles + (t < inner % tiles);
+          forward_block(vectors, (int)pixels, image, h0, ow * g->sw - g->pw, w + f0,
+                        out_row + ow * g->F + f0, g, ti, all_columns);
           ow += pixels;
         }
       }
@@ -107,15 +136,15 @@ int conv2d_forward(const float *x, const float *w, float *out, long n0, long n1,
   return 0;
 }
 
-/* Kernel gradient: dw[tap, c0:c0+CB, f-block] += x^T g summed over one output row.
- * CB channels times FB filter vectors stay in registers along the row. */
+/* Kernel gradient: dw[tap, c0:c0+CB, f-block] += x^T g summed over `count` pixels of one
+ * output row. CB channels times FB filter vectors stay in registers along the row. */
 INLINE void kernel_grad_tile(const int CB, const int FB, const float *x, const float *grad_row,
-                             float *dw, const geometry *g) {
+                             float *dw, long count, const geometry *g) {
   const long F = g->F, step = g->sw * g->C;
   vf acc[8][4];
   UNROLL for (int c = 0; c < CB; c++) UNROLL for (int q = 0; q < FB; q++)
     acc[c][q] = load(dw + c * F + q * V);
-  for (long p = 0; p < g->OW; p++) {
+  for (long p = 0; p < count; p++) {
     vf gv[4];
     UNROLL for (int q = 0; q < FB; q++) gv[q] = load(grad_row + p * F + q * V);
     UNROLL for (int c = 0; c < CB; c++) {
@@ -127,14 +156,15 @@ INLINE void kernel_grad_tile(const int CB, const int FB, const float *x, const f
     store(dw + c * F + q * V, acc[c][q]);
 }
 
-#define KERNEL_GRAD_CASE(CB, FB) case CB: kernel_grad_tile(CB, FB, x, grad_row, dw, g); return;
+#define KERNEL_GRAD_CASE(CB, FB) \
+  case CB: kernel_grad_tile(CB, FB, x, grad_row, dw, count, g); return;
 #define KERNEL_GRAD_CHANNELS(FB) switch (channels) {                                       \
     KERNEL_GRAD_CASE(1, FB) KERNEL_GRAD_CASE(2, FB) KERNEL_GRAD_CASE(3, FB)                    \
     KERNEL_GRAD_CASE(4, FB) KERNEL_GRAD_CASE(5, FB) KERNEL_GRAD_CASE(6, FB)                    \
     KERNEL_GRAD_CASE(7, FB) KERNEL_GRAD_CASE(8, FB) }
 
 static void kernel_grad_block(int channels, int vectors, const float *x, const float *grad_row,
-                              float *dw, const geometry *g) {
+                              float *dw, long count, const geometry *g) {
   switch (vectors) {
     case 1: KERNEL_GRAD_CHANNELS(1) return;
     case 2: KERNEL_GRAD_CHANNELS(2) return;
@@ -150,11 +180,20 @@ int conv2d_kernel_grad(const float *x, const float *grad, float *dw, long n0, lo
   if (g->F % V != 0) return -1;
   const long C = g->C, F = g->F;
   for (long n = n0; n < n1; n++) {
+    const float *image = x + n * g->H * g->W * C;
     for (long oh = 0; oh < g->OH; oh++) {
+      long h0 = oh * g->sh - g->ph;
+      span ti = valid_taps(h0, g->dh, g->KH, g->H);
       const float *grad_row = grad + (n * g->OH + oh) * g->OW * F;
-      for (long i = 0; i < g->KH; i++) {
+      for (long i = ti.first; i < ti.stop; i++) {
         for (long j = 0; j < g->KW; j++) {
-          const float *x_tap = x + ((n * g->Hp + oh * g->sh + i * g->dh) * g->Wp + j * g->dw) * C;
+          /* The pixels of this row whose tap (i, j) lies inside the input. */
+          long w0 = j * g->dw - g->pw;
+          span pixels = valid_taps(w0, g->sw, g->OW, g->W);
+          long count = pixels.stop - pixels.first;
+          if (count <= 0) continue;
+          const float *x_tap =
+              image + ((h0 + i * g->dh) * g->W + w0 + pixels.first * g->sw) * C;
           float *dw_tap = dw + (i * g->KW + j) * C * F;
           for (long f0 = 0; f0 < F; f0 += 4 * V) {
             int vectors = (int)((F - f0) / V);
@@ -162,8 +201,8 @@ int conv2d_kernel_grad(const float *x, const float *grad, float *dw, long n0, lo
             long most = vectors <= 2 ? 8 : 4;
             for (long c0 = 0; c0 < C; c0 += most) {
               long channels = C - c0 < most ? C - c0 : most;
-              kernel_grad_block((int)channels, vectors, x_tap + c0, grad_row + f0,
-                                dw_tap + c0 * F + f0, g);
+              kernel_grad_block((int)channels, vectors, x_tap + c0,
+                                grad_row + pixels.first * F + f0, dw_tap + c0 * F + f0, count, g);
             }
           }
         }

@@ -387,27 +387,32 @@ def _runs_direct(dtype, filters, geometry: WindowGeometry) -> bool:
 
 
 def _as_2d(x, geometry: WindowGeometry):
-    """``(padded x, strides, dilations, out_spatial)`` for the compiled kernels, 1-D
-    convolutions as 2-D ones of height 1. The padded input lives in the scratch buffer."""
-    padded = pad_spatial(x, geometry.pads, buffer=scratch)
+    """``(x, strides, dilations, pads_before, out_spatial)`` for the compiled kernels, which
+    pad by bounds checks: 1-D convolutions as 2-D ones of height 1, negative pads (crops,
+    from ``conv_transpose``) applied first."""
+    pads = geometry.pads
+    if any(lo < 0 or hi < 0 for lo, hi in pads):
+        x = pad_spatial(x, pads)
+        pads = ((0, 0),) * len(pads)
+    before = tuple(lo for lo, _ in pads)
     strides, dilations, out_spatial = geometry.strides, geometry.dilations, geometry.out_spatial
     if len(geometry.kernel_shape) == 1:
-        return padded[:, None], (1, *strides), (1, *dilations), (1, *out_spatial)
-    return padded, strides, dilations, out_spatial
+        return x[:, None], (1, *strides), (1, *dilations), (0, *before), (1, *out_spatial)
+    return x, strides, dilations, before, out_spatial
 
 
 def _direct_forward(x, w, geometry: WindowGeometry):
-    padded, strides, dilations, out_spatial = _as_2d(x, geometry)
+    x, strides, dilations, before, out_spatial = _as_2d(x, geometry)
     kernel = w.reshape(-1, *w.shape[-3:])
-    return native.conv2d_forward(padded, kernel, strides, dilations, out_spatial)
+    return native.conv2d_forward(x, kernel, strides, dilations, before, out_spatial)
 
 
 def _direct_kernel_grad(g, x, geometry: WindowGeometry):
-    padded, strides, dilations, out_spatial = _as_2d(x, geometry)
+    x, strides, dilations, before, out_spatial = _as_2d(x, geometry)
     kernel_shape = (*(1,) * (4 - 2 - len(geometry.kernel_shape)), *geometry.kernel_shape)
     grad = g.reshape(g.shape[0], *out_spatial, g.shape[-1])
     return native.conv2d_kernel_grad(
-        padded, grad, (*kernel_shape, x.shape[-1], g.shape[-1]), strides, dilations
+        x, grad, (*kernel_shape, x.shape[-1], g.shape[-1]), strides, dilations, before
     )
 
 
