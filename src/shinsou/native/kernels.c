@@ -256,10 +256,39 @@ void bias_act_backward(const float *g, const float *y, float *grad_in, double *b
   }
 }
 
+/* channel_sums for 16 * VECTORS channels: the running sums stay in registers. */
+INLINE void channel_sums_vectors(const int VECTORS, const float *a, const float *b,
+                                 double *sum_a, double *sum_ab, long r0, long r1) {
+  enum { ROWS = 256 };
+  const long C = VECTORS * V;
+  for (long start = r0; start < r1; start += ROWS) {
+    long stop = start + ROWS < r1 ? start + ROWS : r1;
+    vf acc_a[4], acc_ab[4];
+    UNROLL for (int q = 0; q < VECTORS; q++) acc_a[q] = acc_ab[q] = splat(0.f);
+    for (long r = start; r < stop; r++) {
+      UNROLL for (int q = 0; q < VECTORS; q++) {
+        vf av = load(a + r * C + q * V);
+        acc_a[q] += av;
+        acc_ab[q] += av * load(b + r * C + q * V);
+      }
+    }
+    UNROLL for (int q = 0; q < VECTORS; q++) for (int k = 0; k < V; k++) {
+      sum_a[q * V + k] += acc_a[q][k];
+      sum_ab[q * V + k] += acc_ab[q][k];
+    }
+  }
+}
+
 /* sum_a[c] += sum of a[r, c]; sum_ab[c] += sum of a[r, c] * b[r, c] (float blocks of 256
  * rows, added up in double). */
 void channel_sums(const float *a, const float *b, double *sum_a, double *sum_ab, long r0,
                   long r1, long C) {
+  switch (C) {
+    case 16: channel_sums_vectors(1, a, b, sum_a, sum_ab, r0, r1); return;
+    case 32: channel_sums_vectors(2, a, b, sum_a, sum_ab, r0, r1); return;
+    case 48: channel_sums_vectors(3, a, b, sum_a, sum_ab, r0, r1); return;
+    case 64: channel_sums_vectors(4, a, b, sum_a, sum_ab, r0, r1); return;
+  }
   enum { BLOCK = 64, ROWS = 256 };
   for (long c0 = 0; c0 < C; c0 += BLOCK) {
     long width = C - c0 < BLOCK ? C - c0 : BLOCK;
@@ -281,9 +310,38 @@ void channel_sums(const float *a, const float *b, double *sum_a, double *sum_ab,
   }
 }
 
+/* channel_affine for 16 * VECTORS channels: the per-channel vectors stay in registers. */
+INLINE void channel_affine_vectors(const int VECTORS, const float *a, const float *scale_a,
+                                   const float *b, const float *scale_b, const float *shift,
+                                   float *out, long r0, long r1) {
+  const long C = VECTORS * V;
+  vf sa[4], sb[4], t[4];
+  UNROLL for (int q = 0; q < VECTORS; q++) {
+    sa[q] = load(scale_a + q * V);
+    sb[q] = b ? load(scale_b + q * V) : splat(0.f);
+    t[q] = load(shift + q * V);
+  }
+  for (long r = r0; r < r1; r++) {
+    UNROLL for (int q = 0; q < VECTORS; q++) {
+      vf v = load(a + r * C + q * V) * sa[q] + t[q];
+      if (b) v += load(b + r * C + q * V) * sb[q];
+      store(out + r * C + q * V, v);
+    }
+  }
+}
+
 /* out[r, c] = a[r, c] * scale_a[c] + b[r, c] * scale_b[c] + shift[c]; b may be NULL. */
 void channel_affine(const float *a, const float *scale_a, const float *b, const float *scale_b,
                     const float *shift, float *out, long r0, long r1, long C) {
+  switch (C) {
+#define AFFINE(VECTORS) \
+  channel_affine_vectors(VECTORS, a, scale_a, b, scale_b, shift, out, r0, r1); return;
+    case 16: AFFINE(1)
+    case 32: AFFINE(2)
+    case 48: AFFINE(3)
+    case 64: AFFINE(4)
+#undef AFFINE
+  }
   for (long r = r0; r < r1; r++) {
     const float *ar = a + r * C;
     float *o = out + r * C;
