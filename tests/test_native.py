@@ -128,3 +128,22 @@ def test_relu_matches_the_numpy_path_including_zero():
         return y.numpy(), x.grad
 
     assert_same(*both_paths(run))
+
+
+def test_recycled_memory_is_never_handed_out_while_an_array_uses_it():
+    first = native.empty((600, 1024))
+    view = first[10:20]  # a view keeps the buffer in use too
+    del first
+    second = native.empty((600, 1024))
+    assert not np.shares_memory(second, view)
+    address = second.ctypes.data
+    del second
+    third = native.empty((1024, 600))  # same size, any shape
+    assert third.ctypes.data == address and third.dtype == np.float32
+    del view, third
+    native.release_recycled()
+
+
+def test_small_arrays_are_not_recycled():
+    a = native.empty((4, 4))
+    assert a.shape == (4, 4) and a.base is None

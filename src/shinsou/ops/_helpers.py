@@ -56,11 +56,6 @@ def unbroadcast(grad, shape):
     return grad.sum(axis=axes).reshape(shape) if axes else grad.reshape(shape)
 
 
-def grad_for(x: Tensor, grad):
-    """``grad`` reduced to ``x``'s shape, or None when ``x`` needs no gradient."""
-    return unbroadcast(grad, x.shape) if x.requires_grad else None
-
-
 def normalize_axes(axis, ndim: int, op_name: str) -> tuple[int, ...]:
     """Axis argument (None, int or sequence, negatives allowed) as sorted positive axes."""
     if axis is None:

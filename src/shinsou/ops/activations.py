@@ -132,10 +132,14 @@ def relu(x) -> Tensor:
         [0.0, 0.0, 2.0]
     """
 
+    # The backward pass reads the output (out > 0 exactly where a > 0), as PyTorch's does:
+    # the input can then be freed, and in a ResNet it is a batch norm's output nobody else keeps.
     def forward(a):
         if native.supports_rows(a):  # one threaded pass each way
-            return native.relu(a), lambda g: native.relu_grad(xp.ascontiguousarray(g, a.dtype), a)
-        return xp.maximum(a, 0), lambda g: g * (a > 0)
+            out = native.relu(a)
+            return out, lambda g: native.relu_grad(xp.ascontiguousarray(g, out.dtype), out)
+        out = xp.maximum(a, 0)
+        return out, lambda g: g * (out > 0)
 
     return _elementwise(x, "relu", forward)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from .. import backend
 from ..backend import xp
 from ..tensor import Tensor, as_tensor, record, tensor  # noqa: F401 - tensor for examples
-from ._helpers import broadcast_or_raise, grad_for, operands, unbroadcast, values
+from ._helpers import broadcast_or_raise, operands, unbroadcast, values
 
 __all__ = [
     "abs",
@@ -63,11 +63,18 @@ def add(x1, x2) -> Tensor:
     """
     x1, x2 = operands(x1, x2)
     out = broadcast_or_raise("add", xp.add, x1.data, x2.data)
+    needs = _gradient_shapes(x1, x2)  # not the tensors: their arrays may be freed
 
     def backward(g):
-        return grad_for(x1, g), grad_for(x2, g)
+        return tuple(None if shape is None else unbroadcast(g, shape) for shape in needs)
 
     return record(out, (x1, x2), backward, "add")
+
+
+def _gradient_shapes(*tensors):
+    """Each tensor's shape where it needs a gradient, else None: what the backward of a sum
+    or difference needs, so that it need not keep the tensors (and their arrays) alive."""
+    return tuple(t.shape if t.requires_grad else None for t in tensors)
 
 
 def subtract(x1, x2) -> Tensor:
@@ -79,9 +86,13 @@ def subtract(x1, x2) -> Tensor:
     """
     x1, x2 = operands(x1, x2)
     out = broadcast_or_raise("subtract", xp.subtract, x1.data, x2.data)
+    first, second = _gradient_shapes(x1, x2)
 
     def backward(g):
-        return grad_for(x1, g), (unbroadcast(-g, x2.shape) if x2.requires_grad else None)
+        return (
+            None if first is None else unbroadcast(g, first),
+            None if second is None else unbroadcast(-g, second),
+        )
 
     return record(out, (x1, x2), backward, "subtract")
 

@@ -47,7 +47,9 @@ def _format_values(array):
 def _describe(tensor, title, show_values):
     shape = tuple(tensor.shape)
     lines = [truncate(title), f"shape {shape}" if shape else "scalar"]
-    values = _format_values(tensor.numpy()) if show_values else None
+    # Large intermediate results are edges in the graph (tensor.Edge): no values kept.
+    kept = getattr(tensor, "data", None) is not None
+    values = _format_values(tensor.numpy()) if show_values and kept else None
     if values is not None:
         lines.append(truncate(f"value {values}"))
     if show_values and tensor.grad is not None:
