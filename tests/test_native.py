@@ -147,3 +147,25 @@ def test_recycled_memory_is_never_handed_out_while_an_array_uses_it():
 def test_small_arrays_are_not_recycled():
     a = native.empty((4, 4))
     assert a.shape == (4, 4) and a.base is None
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel_shape", "strides", "padding", "dilation"),
+    [
+        ((8, 17, 16, 5), (3, 3, 5, 7), 2, "same", 1),
+        ((8, 17, 16, 5), (4, 2, 5, 3), (2, 3), "valid", 1),
+        ((4, 15, 15, 3), (3, 3, 3, 4), 1, "same", 2),  # more filters than 2x channels
+        ((8, 30, 6), (5, 6, 4), 3, "same", 1),  # 1-D
+    ],
+)
+def test_strided_conv_input_gradient_matches_the_numpy_path(
+    shape, kernel_shape, strides, padding, dilation
+):
+    def run():
+        x = shinsou.tensor(random_array(shape, seed=14), requires_grad=True)
+        w = random_array(kernel_shape, seed=15)
+        y = ops.conv(x, w, strides, padding, dilation_rate=dilation)
+        (y * random_array(y.shape, seed=16)).sum().backward()
+        return (x.grad,)
+
+    assert_same(*both_paths(run))

@@ -65,6 +65,7 @@ def _declare(library):
         "bias_act_backward": (None, [p, p, p, p, n, n, n, ctypes.c_int]),
         "channel_sums": (None, [p, p, p, p, n, n, n]),
         "channel_affine": (None, [p, p, p, p, p, p, n, n, n]),
+        "col2im": (None, [p, p, n, n, conv]),
         "relu_forward": (None, [p, p, n, n]),
         "relu_backward": (None, [p, p, p, n, n]),
         "max_pool_forward": (None, [p, p, p, n, n, pool]),
@@ -188,6 +189,25 @@ def conv2d_kernel_grad(x, grad, w_shape, strides, dilations, pads_before=(0, 0))
 
     split_batch(run, x.shape[0])
     return parts.sum(axis=0) if len(parts) > 1 else parts[0]
+
+
+def col2im(columns, dx, kernel_shape, strides, dilations, pads_before, out_spatial):
+    """Add each window's row of ``columns`` (``(N*OH*OW, KH*KW*C)``, taps then channels)
+    back into ``dx (N, H, W, C)`` where the window read it (in place); positions in the
+    padding are dropped. The scatter of a strided convolution's input gradient.
+
+    Example:
+        >>> dx = numpy.zeros((1, 1, 3, 1), "float32")
+        >>> columns = numpy.ones((2, 2), "float32")
+        >>> _ = col2im(columns, dx, (1, 2), (1, 1), (1, 1), (0, 0), (1, 2)) if available() else None
+        >>> dx.ravel().tolist() if available() else [1.0, 2.0, 1.0]
+        [1.0, 2.0, 1.0]
+    """
+    columns = numpy.ascontiguousarray(columns)
+    kernel = (*kernel_shape, dx.shape[-1], 0)
+    geometry = _geometry(dx.shape, kernel, out_spatial, strides, dilations, pads_before)
+    split_batch(lambda a, b: _run(_library.col2im, columns, dx, a, b, geometry), dx.shape[0])
+    return dx
 
 
 # -- per-channel passes over (rows, C) arrays --------------------------------------------

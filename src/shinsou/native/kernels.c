@@ -487,3 +487,31 @@ void relu_forward(const float *x, float *out, long i0, long i1) {
 void relu_backward(const float *g, const float *x, float *grad_in, long i0, long i1) {
   for (long i = i0; i < i1; i++) grad_in[i] = x[i] > 0.f ? g[i] : 0.f;
 }
+
+/* -- col2im: the input gradient's scatter for strided convolutions --------------------- */
+
+/* dx[n0:n1] += every window's row of `columns` ((N*OH*OW, KH*KW*C), taps then channels)
+ * added back where the window read it; positions in the padding are dropped. Uses the
+ * convolution geometry (F unused). */
+void col2im(const float *columns, float *dx, long n0, long n1, const geometry *g) {
+  const long C = g->C, taps = g->KH * g->KW;
+  for (long n = n0; n < n1; n++) {
+    float *image = dx + n * g->H * g->W * C;
+    for (long oh = 0; oh < g->OH; oh++) {
+      long h0 = oh * g->sh - g->ph;
+      span ti = valid_taps(h0, g->dh, g->KH, g->H);
+      for (long ow = 0; ow < g->OW; ow++) {
+        long w0 = ow * g->sw - g->pw;
+        span tj = valid_taps(w0, g->dw, g->KW, g->W);
+        const float *row = columns + ((n * g->OH + oh) * g->OW + ow) * taps * C;
+        for (long i = ti.first; i < ti.stop; i++) {
+          for (long j = tj.first; j < tj.stop; j++) {
+            float *target = image + ((h0 + i * g->dh) * g->W + w0 + j * g->dw) * C;
+            const float *source = row + (i * g->KW + j) * C;
+            for (long c = 0; c < C; c++) target[c] += source[c];
+          }
+        }
+      }
+    }
+  }
+}
