@@ -488,7 +488,7 @@ def worker_pool() -> ThreadPoolExecutor:
     """The process's worker threads (one fewer than the cores; the caller is the last)."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max((os.cpu_count() or 1) - 1, 1), thread_name_prefix="shinsou")
+        _pool = ThreadPoolExecutor(max(_CPU_COUNT - 1, 1), thread_name_prefix="shinsou")
     return _pool
 
 
@@ -514,9 +514,12 @@ def split_batch(work, batch: int, parts: int | None = None) -> None:
         future.result()
 
 
+_CPU_COUNT = os.cpu_count() or 1
+
+
 def _cores(batch: int) -> int:
     """How many threads :func:`split_batch` uses by default for ``batch`` items."""
-    return min(os.cpu_count() or 1, batch)
+    return min(_CPU_COUNT, batch)
 
 
 def _forget_pool():

@@ -22,6 +22,7 @@
  * zero where that falls outside the input.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef float vf __attribute__((vector_size(64)));
@@ -144,12 +145,34 @@ static void forward_block(int vectors, int pixels, const float *x, long h0, long
   }
 }
 
-/* out[n0:n1] = conv(x[n0:n1], w). Returns -1 (and writes nothing) unless F % 16 == 0. */
+/* Copy the input a tile of output pixels reads into `patch` (its tap rows one after the
+ * other, `width` columns each), with zeros where the window leaves the input. Border tiles
+ * then run the same register-blocked code as inner ones on the patch. */
+static void fill_patch(float *patch, const float *image, long h0, long w0, long width,
+                       span ti, const geometry *g) {
+  const long C = g->C;
+  long first = w0 < 0 ? -w0 : 0, stop = w0 + width > g->W ? g->W - w0 : width;
+  if (stop < first) stop = first;
+  for (long i = 0; i < g->KH; i++) {
+    float *row = patch + i * width * C;
+    if (i < ti.first || i >= ti.stop) continue; /* rows the tile skips */
+    memset(row, 0, (size_t)(first * C) * sizeof(float));
+    memcpy(row + first * C, image + ((h0 + i * g->dh) * g->W + w0 + first) * C,
+           (size_t)((stop - first) * C) * sizeof(float));
+    memset(row + stop * C, 0, (size_t)((width - stop) * C) * sizeof(float));
+  }
+}
+
+/* out[n0:n1] = conv(x[n0:n1], w). Returns -1 (and writes nothing) unless F % 16 == 0, or
+ * -2 if a border patch could not be allocated. */
 int conv2d_forward(const float *x, const float *w, float *out, long n0, long n1,
                    const geometry *g) {
   if (g->F % V != 0) return -1;
-  /* Output columns whose windows lie wholly inside the input: [inner_first, inner_stop). */
-  span columns = valid_taps(-g->pw, g->sw, g->OW, g->W - (g->KW - 1) * g->dw);
+  /* The widest input span a tile reads, for the border patches. */
+  long most_pixels = 14;
+  long widest = (most_pixels - 1) * g->sw + (g->KW - 1) * g->dw + 1;
+  float *patch = malloc((size_t)(g->KH * widest * g->C) * sizeof(float));
+  if (!patch) return -2;
   for (long n = n0; n < n1; n++) {
     const float *image = x + n * g->H * g->W * g->C;
     for (long oh = 0; oh < g->OH; oh++) {
@@ -159,53 +182,60 @@ int conv2d_forward(const float *x, const float *w, float *out, long n0, long n1,
       for (long f0 = 0; f0 < g->F; f0 += 4 * V) {
         int vectors = (int)((g->F - f0) / V);
         if (vectors > 4) vectors = 4;
-        /* Border pixels one at a time, each with the taps that fall inside the input. */
-        for (long ow = 0; ow < g->OW; ow++) {
-          if (ow == columns.first) ow = columns.stop;
-          if (ow >= g->OW) break;
-          long w0 = ow * g->sw - g->pw;
-          span tj = valid_taps(w0, g->dw, g->KW, g->W);
-          forward_block(vectors, 1, image, h0, w0, w + f0, out_row + ow * g->F + f0, g, ti, tj);
-        }
-        /* Inner pixels in tiles of nearly equal size, none above the maximum. */
-        /* (With 3-4 filter vectors the sliding tile has too few pixels to pay: 0.6x.) */
+        /* Tiles of nearly equal size, none above the maximum. (With 3-4 filter vectors
+         * the sliding tile has too few pixels to pay: 0.6x.) */
         int wide = g->KW == 3 && g->sw == 1 && g->dw == 1 && vectors <= 2;
         long most = wide ? MAX_PIXELS_3WIDE[vectors] : MAX_PIXELS[vectors];
-        long inner = columns.stop - columns.first;
-        long tiles = (inner + most - 1) / most;
+        long tiles = (g->OW + most - 1) / most;
         span all_columns = {0, g->KW};
-        long ow = columns.first;
+        long ow = 0;
         for (long t = 0; t < tiles; t++) {
-          long pixels = inner / tiles + (t < inner % tiles);
+          long pixels = g->OW / tiles + (t < g->OW % tiles);
           long w0 = ow * g->sw - g->pw;
+          long width = (pixels - 1) * g->sw + (g->KW - 1) * g->dw + 1;
+          const float *source = image;
+          long tile_h0 = h0, tile_w0 = w0;
+          geometry local = *g;
+          if (w0 < 0 || w0 + width > g->W) { /* the window leaves the input: a patch */
+            fill_patch(patch, image, h0, w0, width, ti, g);
+            source = patch, tile_h0 = 0, tile_w0 = 0;
+            local.W = width, local.dh = 1;
+          }
           float *tile_out = out_row + ow * g->F + f0;
           if (wide)
-            forward_block_3wide(vectors, (int)pixels, image, h0, w0, w + f0, tile_out, g, ti);
+            forward_block_3wide(vectors, (int)pixels, source, tile_h0, tile_w0, w + f0,
+                                tile_out, &local, ti);
           else
-            forward_block(vectors, (int)pixels, image, h0, w0, w + f0, tile_out, g, ti,
-                          all_columns);
+            forward_block(vectors, (int)pixels, source, tile_h0, tile_w0, w + f0, tile_out,
+                          &local, ti, all_columns);
           ow += pixels;
         }
       }
     }
   }
+  free(patch);
   return 0;
 }
 
-/* Kernel gradient: dw[tap, c0:c0+CB, f-block] += x^T g summed over `count` pixels of one
- * output row. CB channels times FB filter vectors stay in registers along the row. */
-INLINE void kernel_grad_tile(const int CB, const int FB, const float *x, const float *grad_row,
-                             float *dw, long count, const geometry *g) {
+/* Kernel gradient: dw[tap, c0:c0+CB, f-block] += x^T g summed over `count` pixels of
+ * `rows` output rows (one image). CB channels times FB filter vectors stay in registers
+ * for the whole image: the sums are loaded and stored once per image, not once per row. */
+INLINE void kernel_grad_tile(const int CB, const int FB, const float *x, const float *grad,
+                             float *dw, long rows, long count, const geometry *g) {
   const long F = g->F, step = g->sw * g->C;
+  const long x_rows = g->sh * g->W * g->C, grad_rows = g->OW * F;
   vf acc[8][4];
   UNROLL for (int c = 0; c < CB; c++) UNROLL for (int q = 0; q < FB; q++)
     acc[c][q] = load(dw + c * F + q * V);
-  for (long p = 0; p < count; p++) {
-    vf gv[4];
-    UNROLL for (int q = 0; q < FB; q++) gv[q] = load(grad_row + p * F + q * V);
-    UNROLL for (int c = 0; c < CB; c++) {
-      vf xv = splat(x[p * step + c]);
-      UNROLL for (int q = 0; q < FB; q++) acc[c][q] += xv * gv[q];
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * x_rows, *gr = grad + r * grad_rows;
+    for (long p = 0; p < count; p++) {
+      vf gv[4];
+      UNROLL for (int q = 0; q < FB; q++) gv[q] = load(gr + p * F + q * V);
+      UNROLL for (int c = 0; c < CB; c++) {
+        vf xv = splat(xr[p * step + c]);
+        UNROLL for (int q = 0; q < FB; q++) acc[c][q] += xv * gv[q];
+      }
     }
   }
   UNROLL for (int c = 0; c < CB; c++) UNROLL for (int q = 0; q < FB; q++)
@@ -213,14 +243,14 @@ INLINE void kernel_grad_tile(const int CB, const int FB, const float *x, const f
 }
 
 #define KERNEL_GRAD_CASE(CB, FB) \
-  case CB: kernel_grad_tile(CB, FB, x, grad_row, dw, count, g); return;
+  case CB: kernel_grad_tile(CB, FB, x, grad, dw, rows, count, g); return;
 #define KERNEL_GRAD_CHANNELS(FB) switch (channels) {                                       \
     KERNEL_GRAD_CASE(1, FB) KERNEL_GRAD_CASE(2, FB) KERNEL_GRAD_CASE(3, FB)                    \
     KERNEL_GRAD_CASE(4, FB) KERNEL_GRAD_CASE(5, FB) KERNEL_GRAD_CASE(6, FB)                    \
     KERNEL_GRAD_CASE(7, FB) KERNEL_GRAD_CASE(8, FB) }
 
-static void kernel_grad_block(int channels, int vectors, const float *x, const float *grad_row,
-                              float *dw, long count, const geometry *g) {
+static void kernel_grad_block(int channels, int vectors, const float *x, const float *grad,
+                              float *dw, long rows, long count, const geometry *g) {
   switch (vectors) {
     case 1: KERNEL_GRAD_CHANNELS(1) return;
     case 2: KERNEL_GRAD_CHANNELS(2) return;
@@ -229,13 +259,14 @@ static void kernel_grad_block(int channels, int vectors, const float *x, const f
   }
 }
 
-/* The kernel gradient of one input row against one output-gradient row for a 3-wide,
- * stride-1, undilated kernel: dw[j, c0:c0+CB, f-block] for the three taps j at once. Walks
- * the input row: each value is loaded once and meets the gradients of the three outputs
- * whose windows hold it (x[u] * g[u + pw - j]), so the three taps share its broadcast. */
-INLINE void kernel_grad_3wide(const int CB, const int FB, const float *x_row,
-                              const float *grad_row, float *dw, const geometry *g) {
+/* The kernel gradient for a 3-wide, stride-1, undilated kernel: dw[j, c0:c0+CB, f-block]
+ * for the three taps j of one tap row at once, over `rows` rows of one image. Walks each
+ * input row: a value is loaded once and meets the gradients of the three outputs whose
+ * windows hold it (x[u] * g[u + pw - j]), so the three taps share its broadcast. */
+INLINE void kernel_grad_3wide(const int CB, const int FB, const float *x, const float *grad,
+                              float *dw, long rows, const geometry *g) {
   const long C = g->C, F = g->F, pw = g->pw, W = g->W, OW = g->OW;
+  const long x_rows = g->sh * W * C, grad_rows = OW * F;
   vf acc[3][8][2];
   UNROLL for (int j = 0; j < 3; j++) UNROLL for (int c = 0; c < CB; c++)
     UNROLL for (int q = 0; q < FB; q++) acc[j][c][q] = load(dw + (j * C + c) * F + q * V);
@@ -243,19 +274,22 @@ INLINE void kernel_grad_3wide(const int CB, const int FB, const float *x_row,
   long inner_first = 2 - pw > 0 ? 2 - pw : 0, inner_stop = OW - pw < W ? OW - pw : W;
   if (inner_first > W) inner_first = W;
   if (inner_stop < inner_first) inner_stop = inner_first;
-  for (long u = 0; u < W; u++) {
-    int inner = u >= inner_first && u < inner_stop;
-    vf gv[3][2];
-    UNROLL for (int j = 0; j < 3; j++) {
-      long p = u + pw - j;
-      int valid = inner || (p >= 0 && p < OW);
-      UNROLL for (int q = 0; q < FB; q++)
-        gv[j][q] = valid ? load(grad_row + p * F + q * V) : splat(0.f);
-    }
-    UNROLL for (int c = 0; c < CB; c++) {
-      vf xv = splat(x_row[u * C + c]);
-      UNROLL for (int j = 0; j < 3; j++) UNROLL for (int q = 0; q < FB; q++)
-        acc[j][c][q] += xv * gv[j][q];
+  for (long r = 0; r < rows; r++) {
+    const float *x_row = x + r * x_rows, *grad_row = grad + r * grad_rows;
+    for (long u = 0; u < W; u++) {
+      int inner = u >= inner_first && u < inner_stop;
+      vf gv[3][2];
+      UNROLL for (int j = 0; j < 3; j++) {
+        long p = u + pw - j;
+        int valid = inner || (p >= 0 && p < OW);
+        UNROLL for (int q = 0; q < FB; q++)
+          gv[j][q] = valid ? load(grad_row + p * F + q * V) : splat(0.f);
+      }
+      UNROLL for (int c = 0; c < CB; c++) {
+        vf xv = splat(x_row[u * C + c]);
+        UNROLL for (int j = 0; j < 3; j++) UNROLL for (int q = 0; q < FB; q++)
+          acc[j][c][q] += xv * gv[j][q];
+      }
     }
   }
   UNROLL for (int j = 0; j < 3; j++) UNROLL for (int c = 0; c < CB; c++)
@@ -263,9 +297,9 @@ INLINE void kernel_grad_3wide(const int CB, const int FB, const float *x_row,
 }
 
 #define WIDE_GRAD_CASE(CB, FB) \
-  case CB: kernel_grad_3wide(CB, FB, x_row, grad_row, dw, g); return;
-static void kernel_grad_block_3wide(int channels, int vectors, const float *x_row,
-                                    const float *grad_row, float *dw, const geometry *g) {
+  case CB: kernel_grad_3wide(CB, FB, x, grad, dw, rows, g); return;
+static void kernel_grad_block_3wide(int channels, int vectors, const float *x,
+                                    const float *grad, float *dw, long rows, const geometry *g) {
   if (vectors == 1) {
     switch (channels) {
       WIDE_GRAD_CASE(1, 1) WIDE_GRAD_CASE(2, 1) WIDE_GRAD_CASE(3, 1) WIDE_GRAD_CASE(4, 1)
@@ -288,43 +322,45 @@ int conv2d_kernel_grad(const float *x, const float *grad, float *dw, long n0, lo
   int wide = g->KW == 3 && g->sw == 1 && g->dw == 1 && F <= 2 * V;
   for (long n = n0; n < n1; n++) {
     const float *image = x + n * g->H * g->W * C;
-    for (long oh = 0; oh < g->OH; oh++) {
-      long h0 = oh * g->sh - g->ph;
-      span ti = valid_taps(h0, g->dh, g->KH, g->H);
-      const float *grad_row = grad + (n * g->OH + oh) * g->OW * F;
-      for (long i = ti.first; i < ti.stop; i++) {
-        if (wide) {
-          const float *x_row = image + (h0 + i * g->dh) * g->W * C;
-          float *dw_row = dw + i * 3 * C * F;
-          for (long f0 = 0; f0 < F; f0 += 2 * V) {
-            int vectors = F - f0 >= 2 * V ? 2 : 1;
-            long most = vectors == 1 ? 8 : 4;
-            for (long c0 = 0; c0 < C; c0 += most) {
-              long channels = C - c0 < most ? C - c0 : most;
-              kernel_grad_block_3wide((int)channels, vectors, x_row + c0, grad_row + f0,
-                                      dw_row + c0 * F + f0, g);
-            }
+    const float *image_grad = grad + n * g->OH * g->OW * F;
+    for (long i = 0; i < g->KH; i++) {
+      /* The output rows whose tap row i lies inside the input. */
+      span out_rows = valid_taps(i * g->dh - g->ph, g->sh, g->OH, g->H);
+      long rows = out_rows.stop - out_rows.first;
+      if (rows <= 0) continue;
+      long h0 = out_rows.first * g->sh - g->ph + i * g->dh; /* its first input row */
+      const float *grad_rows = image_grad + out_rows.first * g->OW * F;
+      if (wide) {
+        const float *x_rows = image + h0 * g->W * C;
+        float *dw_row = dw + i * 3 * C * F;
+        for (long f0 = 0; f0 < F; f0 += 2 * V) {
+          int vectors = F - f0 >= 2 * V ? 2 : 1;
+          long most = vectors == 1 ? 8 : 4;
+          for (long c0 = 0; c0 < C; c0 += most) {
+            long channels = C - c0 < most ? C - c0 : most;
+            kernel_grad_block_3wide((int)channels, vectors, x_rows + c0, grad_rows + f0,
+                                    dw_row + c0 * F + f0, rows, g);
           }
-          continue;
         }
-        for (long j = 0; j < g->KW; j++) {
-          /* The pixels of this row whose tap (i, j) lies inside the input. */
-          long w0 = j * g->dw - g->pw;
-          span pixels = valid_taps(w0, g->sw, g->OW, g->W);
-          long count = pixels.stop - pixels.first;
-          if (count <= 0) continue;
-          const float *x_tap =
-              image + ((h0 + i * g->dh) * g->W + w0 + pixels.first * g->sw) * C;
-          float *dw_tap = dw + (i * g->KW + j) * C * F;
-          for (long f0 = 0; f0 < F; f0 += 4 * V) {
-            int vectors = (int)((F - f0) / V);
-            if (vectors > 4) vectors = 4;
-            long most = vectors <= 2 ? 8 : 4;
-            for (long c0 = 0; c0 < C; c0 += most) {
-              long channels = C - c0 < most ? C - c0 : most;
-              kernel_grad_block((int)channels, vectors, x_tap + c0,
-                                grad_row + pixels.first * F + f0, dw_tap + c0 * F + f0, count, g);
-            }
+        continue;
+      }
+      for (long j = 0; j < g->KW; j++) {
+        /* The pixels of a row whose tap (i, j) lies inside the input. */
+        long w0 = j * g->dw - g->pw;
+        span pixels = valid_taps(w0, g->sw, g->OW, g->W);
+        long count = pixels.stop - pixels.first;
+        if (count <= 0) continue;
+        const float *x_tap = image + (h0 * g->W + w0 + pixels.first * g->sw) * C;
+        float *dw_tap = dw + (i * g->KW + j) * C * F;
+        for (long f0 = 0; f0 < F; f0 += 4 * V) {
+          int vectors = (int)((F - f0) / V);
+          if (vectors > 4) vectors = 4;
+          long most = vectors <= 3 ? 8 : 6; /* about 24 accumulators */
+          for (long c0 = 0; c0 < C; c0 += most) {
+            long channels = C - c0 < most ? C - c0 : most;
+            kernel_grad_block((int)channels, vectors, x_tap + c0,
+                              grad_rows + pixels.first * F + f0, dw_tap + c0 * F + f0, rows,
+                              count, g);
           }
         }
       }
