@@ -70,6 +70,8 @@ def test_dense_bias_and_relu_match_the_numpy_path(activation):
     ("shape", "pool", "strides", "padding"),
     [
         ((16, 26, 26, 32), 2, None, "valid"),
+        ((3, 13, 11, 16), 2, None, "valid"),  # tiling windows, an uncovered last row/column
+        ((3, 9, 7, 16), 2, None, "same"),  # windows past the end: not tiling
         ((4, 9, 11, 20), 3, 2, "same"),  # overlapping windows, padding at both ends
         ((3, 30, 17), 4, 1, "same"),  # 1-D
     ],

@@ -398,11 +398,9 @@ def max_pool_grad(g, winner, x_shape, pool_shape, strides, pads_before):
     grad = empty(x_shape)
     geometry = _PoolGeometry(*x_shape[1:], *g.shape[1:3], *pool_shape, *strides, *pads_before)
 
-    def run(start, stop):
-        grad[start:stop] = 0
-        _run(_library.max_pool_backward, g, winner, grad, start, stop, geometry)
-
-    split_batch(run, x_shape[0])
+    split_batch(
+        lambda a, b: _run(_library.max_pool_backward, g, winner, grad, a, b, geometry), x_shape[0]
+    )
     return grad
 
 

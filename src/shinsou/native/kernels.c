@@ -553,24 +553,40 @@ void max_pool_forward(const float *x, float *out, unsigned char *winner, long n0
   }
 }
 
-/* grad_x (zeroed by the caller) += each window's output gradient at its winning tap. */
+/* grad_x[n0:n1] = each window's output gradient at its winning tap, zero elsewhere. When
+ * the windows tile the input (stride = pool, no padding) each position is written once and
+ * only the uncovered edge is cleared first; otherwise the image is cleared and added to. */
 void max_pool_backward(const float *grad, const unsigned char *winner, float *grad_x, long n0,
                        long n1, const pool_geometry *g) {
-  const long C = g->C;
+  const long C = g->C, H = g->H, W = g->W;
+  long covered_h = g->OH * g->KH, covered_w = g->OW * g->KW;
+  int tiles = g->sh == g->KH && g->sw == g->KW && g->ph == 0 && g->pw == 0 &&
+              covered_h <= H && covered_w <= W; /* "same" padding after: not tiling */
   for (long n = n0; n < n1; n++) {
+    float *image = grad_x + n * H * W * C;
+    if (!tiles) {
+      memset(image, 0, (size_t)(H * W * C) * sizeof(float));
+    } else {
+      for (long h = 0; h < covered_h; h++)
+        memset(image + (h * W + covered_w) * C, 0, (size_t)((W - covered_w) * C) * sizeof(float));
+      memset(image + covered_h * W * C, 0, (size_t)((H - covered_h) * W * C) * sizeof(float));
+    }
     for (long oh = 0; oh < g->OH; oh++) {
       for (long ow = 0; ow < g->OW; ow++) {
         const float *gs = grad + ((n * g->OH + oh) * g->OW + ow) * C;
         const unsigned char *win = winner + ((n * g->OH + oh) * g->OW + ow) * C;
         for (long i = 0; i < g->KH; i++) {
           long h = oh * g->sh + i - g->ph;
-          if (h < 0 || h >= g->H) continue;
+          if (h < 0 || h >= H) continue;
           for (long j = 0; j < g->KW; j++) {
             long w = ow * g->sw + j - g->pw;
-            if (w < 0 || w >= g->W) continue;
-            float *gx = grad_x + ((n * g->H + h) * g->W + w) * C;
+            if (w < 0 || w >= W) continue;
+            float *gx = image + (h * W + w) * C;
             unsigned char tap = (unsigned char)(i * g->KW + j);
-            for (long c = 0; c < C; c++) gx[c] += win[c] == tap ? gs[c] : 0.f;
+            if (tiles)
+              for (long c = 0; c < C; c++) gx[c] = win[c] == tap ? gs[c] : 0.f;
+            else
+              for (long c = 0; c < C; c++) gx[c] += win[c] == tap ? gs[c] : 0.f;
           }
         }
       }
