@@ -171,3 +171,30 @@ def test_strided_conv_input_gradient_matches_the_numpy_path(
         return (x.grad,)
 
     assert_same(*both_paths(run))
+
+
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_lstm_steps_match_the_numpy_path(return_sequences):
+    def run():
+        shinsou.utils.set_random_seed(2)
+        layer = layers.LSTM(32, return_sequences=return_sequences, return_state=True)
+        x = shinsou.tensor(random_array((6, 9, 5), seed=17), requires_grad=True)
+        outputs, h, c = layer(x)
+        loss = (outputs * random_array(outputs.shape, seed=18)).sum() + (h * c).sum()
+        loss.backward()
+        return (outputs.numpy(), h.numpy(), c.numpy(), x.grad, *(w.grad for w in layer.weights))
+
+    assert_same(*both_paths(run), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_output_gradient_with_gaps_between_rows():
+    # A sliced output gradient reaches the compiled step with rows that are not contiguous.
+    def run():
+        shinsou.utils.set_random_seed(3)
+        layer = layers.LSTM(16, return_sequences=True)
+        x = shinsou.tensor(random_array((4, 7, 3), seed=19), requires_grad=True)
+        y = layer(x)
+        y[:, :, ::2].sum().backward()
+        return x.grad, layer.weights[0].grad
+
+    assert_same(*both_paths(run), rtol=1e-4, atol=1e-5)

@@ -66,6 +66,8 @@ def _declare(library):
         "channel_sums": (None, [p, p, p, p, n, n, n]),
         "channel_affine": (None, [p, p, p, p, p, p, n, n, n]),
         "col2im": (None, [p, p, n, n, conv]),
+        "lstm_step_forward": (None, [p, n, p, p, p, p, n, n, n, n]),
+        "lstm_step_backward": (None, [p, n, p, p, p, n, p, p, n, n, n]),
         "relu_forward": (None, [p, p, n, n]),
         "relu_backward": (None, [p, p, p, n, n]),
         "max_pool_forward": (None, [p, p, p, n, n, pool]),
@@ -208,6 +210,68 @@ def col2im(columns, dx, kernel_shape, strides, dilations, pads_before, out_spati
     geometry = _geometry(dx.shape, kernel, out_spatial, strides, dilations, pads_before)
     split_batch(lambda a, b: _run(_library.col2im, columns, dx, a, b, geometry), dx.shape[0])
     return dx
+
+
+# -- LSTM steps ---------------------------------------------------------------------------
+# One step's arrays are small (batch x units): one thread, no split.
+
+
+def _has_rows(array) -> bool:
+    """Whether a 2-D array's rows are each contiguous (they may lie apart)."""
+    return array.strides[-1] == array.itemsize and array.strides[0] % array.itemsize == 0
+
+
+def lstm_step_forward(gates, t, recurrent, c_prev, c_next, h_next):
+    """The gate arithmetic of LSTM step ``t`` after the recurrent GEMM (see kernels.c).
+
+    ``gates`` is ``(5, T, B, U)`` (slots i, f, o, c~ holding ``x W + b`` with the sigmoid
+    gates' weights halved, then tanh(c)), ``recurrent`` ``(B, 4U)``; writes the activated
+    gates, ``c_next`` and ``h_next`` (rows may be apart).
+
+    Example:
+        >>> gates = numpy.zeros((5, 1, 1, 16), "float32")
+        >>> c, h = numpy.ones((1, 16), "float32"), numpy.empty((1, 16), "float32")
+        >>> new_c = numpy.empty((1, 16), "float32")
+        >>> zeros = numpy.zeros((1, 64), "float32")
+        >>> _ = lstm_step_forward(gates, 0, zeros, c, new_c, h) if available() else None
+        >>> not available() or float(new_c[0, 0]) == 0.5  # f = sigmoid(0) keeps half of c
+        True
+    """
+    _, steps, batch, units = gates.shape
+    step = gates.ctypes.data + t * batch * units * gates.itemsize
+    if not _has_rows(h_next):
+        raise ValueError("lstm_step_forward: h_next's rows must each be contiguous")
+    _library.lstm_step_forward(
+        step, steps * batch * units, recurrent.ctypes.data, c_prev.ctypes.data,
+        c_next.ctypes.data, h_next.ctypes.data, h_next.strides[0] // h_next.itemsize,
+        0, batch, units,
+    )  # fmt: skip
+
+
+def lstm_step_backward(gates, t, c_prev, dh, d_out, dc, d_gates):
+    """The gate arithmetic of LSTM step ``t``'s backward pass (see kernels.c): adds
+    ``d_out`` (or nothing when None) to ``dh``, writes ``d_gates`` ``(B, 4U)`` and updates
+    ``dc`` in place.
+
+    Example:
+        >>> gates = numpy.full((5, 1, 1, 16), 0.5, "float32")
+        >>> dh, dc = numpy.zeros((1, 16), "float32"), numpy.ones((1, 16), "float32")
+        >>> d_gates = numpy.empty((1, 64), "float32")
+        >>> c = numpy.zeros((1, 16), "float32")
+        >>> _ = lstm_step_backward(gates, 0, c, dh, None, dc, d_gates) if available() else None
+        >>> not available() or float(dc[0, 0]) == 0.5  # through the forget gate
+        True
+    """
+    _, steps, batch, units = gates.shape
+    step = gates.ctypes.data + t * batch * units * gates.itemsize
+    if d_out is not None and not _has_rows(d_out):
+        d_out = numpy.ascontiguousarray(d_out)  # kept alive here for the call
+    out_pointer = None if d_out is None else d_out.ctypes.data
+    out_stride = 0 if d_out is None else d_out.strides[0] // d_out.itemsize
+    _library.lstm_step_backward(
+        step, steps * batch * units, c_prev.ctypes.data, dh.ctypes.data, out_pointer,
+        out_stride, dc.ctypes.data, d_gates.ctypes.data, 0, batch, units,
+    )  # fmt: skip
 
 
 # -- per-channel passes over (rows, C) arrays --------------------------------------------

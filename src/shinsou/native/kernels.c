@@ -632,3 +632,87 @@ void col2im(const float *columns, float *dx, long n0, long n1, const geometry *g
     }
   }
 }
+
+/* -- LSTM cell: one time step's gate arithmetic around the recurrent GEMM ------------- */
+
+/* expm1(y) for y <= 0, vectorisable: y = n ln2 + r with |r| <= ln2 / 2, expm1(r) by its
+ * Taylor series to r^8 (relative error below 1e-8 there), then 2^n (1 + p) - 1. Exact to
+ * float rounding near 0, where 1 - exp(y) would cancel. */
+INLINE float expm1_nonpositive(float y) {
+  const float ln2_hi = 0.693145751953125f, ln2_lo = 1.428606765330187e-06f;
+  const float round_magic = 12582912.f; /* 1.5 * 2^23: adding it rounds to an integer */
+  float n = (y * 1.4426950408889634f + round_magic) - round_magic;
+  float r = (y - n * ln2_hi) - n * ln2_lo;
+  float p = r * (1.f + r * (0.5f + r * (1.f / 6 + r * (1.f / 24 + r * (1.f / 120 +
+            r * (1.f / 720 + r * (1.f / 5040 + r * (1.f / 40320))))))));
+  int bits = ((int)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return scale * p + (scale - 1.f);
+}
+
+/* tanh(x) = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x (|x| above 9: +-1). */
+INLINE float tanh_float(float x) {
+  float a = x < 0.f ? -x : x;
+  a = a > 9.f ? 9.f : a;
+  float e = expm1_nonpositive(-2.f * a);
+  float t = -e / (2.f + e);
+  return x < 0.f ? -t : t;
+}
+
+/* Forward arithmetic of one LSTM step for rows [b0, b1) of the batch, after the recurrent
+ * GEMM. `gates` points at slot 0 (input gate) of this step; slots i, f, o, c~, tanh(c) lie
+ * `slot` floats apart, each (B, U). They hold x W + b (the sigmoid gates' weights halved),
+ * `recurrent` (B, 4U) holds h R in the same slot order. Writes the activated gates back,
+ * tanh(c) into slot 4, c into `c_next` and h into `h_next` (rows `h_stride` apart). */
+void lstm_step_forward(float *gates, long slot, const float *recurrent, const float *c_prev,
+                       float *c_next, float *h_next, long h_stride, long b0, long b1, long U) {
+  for (long b = b0; b < b1; b++) {
+    float *in = gates + b * U, *forget = in + slot, *out = in + 2 * slot, *cand = in + 3 * slot;
+    float *cell = in + 4 * slot;
+    const float *rec = recurrent + b * 4 * U;
+    const float *cp = c_prev + b * U;
+    float *cn = c_next + b * U, *h = h_next + b * h_stride;
+#pragma GCC ivdep
+    for (long u = 0; u < U; u++) {
+      float i = 0.5f * tanh_float(in[u] + rec[u]) + 0.5f;
+      float f = 0.5f * tanh_float(forget[u] + rec[U + u]) + 0.5f;
+      float o = 0.5f * tanh_float(out[u] + rec[2 * U + u]) + 0.5f;
+      float g = tanh_float(cand[u] + rec[3 * U + u]);
+      float c = f * cp[u] + i * g;
+      float tc = tanh_float(c);
+      in[u] = i, forget[u] = f, out[u] = o, cand[u] = g, cell[u] = tc;
+      cn[u] = c;
+      h[u] = o * tc;
+    }
+  }
+}
+
+/* Backward arithmetic of one LSTM step for rows [b0, b1): with dh (to which the output's
+ * gradient `d_out`, rows `d_out_stride` apart, is added when not NULL) and dc flowing in,
+ * writes d(loss)/d(pre-activation) of the four gates into `d_gates` (B, 4U) and leaves in
+ * dc the cell gradient passed to the previous step. The caller's GEMM then replaces dh. */
+void lstm_step_backward(const float *gates, long slot, const float *c_prev, float *dh,
+                        const float *d_out, long d_out_stride, float *dc, float *d_gates,
+                        long b0, long b1, long U) {
+  for (long b = b0; b < b1; b++) {
+    const float *in = gates + b * U, *forget = in + slot, *out = in + 2 * slot;
+    const float *cand = in + 3 * slot, *cell = in + 4 * slot, *cp = c_prev + b * U;
+    float *dhb = dh + b * U, *dcb = dc + b * U, *dg = d_gates + b * 4 * U;
+    if (d_out) {
+      const float *dob = d_out + b * d_out_stride;
+      for (long u = 0; u < U; u++) dhb[u] += dob[u];
+    }
+#pragma GCC ivdep
+    for (long u = 0; u < U; u++) {
+      float h_grad = dhb[u];
+      float i = in[u], f = forget[u], o = out[u], g = cand[u], tc = cell[u];
+      float c_grad = dcb[u] + h_grad * o * (1.f - tc * tc);
+      dg[u] = c_grad * g * i * (1.f - i);
+      dg[U + u] = c_grad * cp[u] * f * (1.f - f);
+      dg[2 * U + u] = h_grad * tc * o * (1.f - o);
+      dg[3 * U + u] = c_grad * i * (1.f - g * g);
+      dcb[u] = c_grad * f;
+    }
+  }
+}
