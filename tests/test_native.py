@@ -198,3 +198,28 @@ def test_lstm_output_gradient_with_gaps_between_rows():
         return x.grad, layer.weights[0].grad
 
     assert_same(*both_paths(run), rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_keeps_the_right_share_and_its_gradient_uses_the_same_mask():
+    x = shinsou.tensor(np.ones((256, 1024), np.float32), requires_grad=True)
+    y = ops.dropout(x, rate=0.3)
+    y.sum().backward()
+    kept = y.numpy() != 0
+    assert abs(kept.mean() - 0.7) < 0.005
+    np.testing.assert_allclose(y.numpy()[kept], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_array_equal(x.grad, y.numpy())  # d(sum y)/dx is the scaled mask
+    assert y.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+def test_dropout_repeats_under_a_seed_whatever_the_thread_split():
+    x = random_array((64, 4096), seed=20)
+    shinsou.utils.set_random_seed(5)
+    first = ops.dropout(x, rate=0.5).numpy()
+    shinsou.utils.set_random_seed(5)
+    original = native.split_batch
+    try:
+        native.split_batch = lambda work, batch, parts=None: original(work, batch, 1)
+        second = ops.dropout(x, rate=0.5).numpy()
+    finally:
+        native.split_batch = original
+    np.testing.assert_array_equal(first, second)

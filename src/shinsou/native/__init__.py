@@ -66,6 +66,7 @@ def _declare(library):
         "channel_sums": (None, [p, p, p, p, n, n, n]),
         "channel_affine": (None, [p, p, p, p, p, p, n, n, n]),
         "col2im": (None, [p, p, n, n, conv]),
+        "dropout_apply": (None, [p, p, ctypes.c_ulonglong, ctypes.c_uint, ctypes.c_float, n, n]),
         "lstm_step_forward": (None, [p, n, p, p, p, p, n, n, n, n]),
         "lstm_step_backward": (None, [p, n, p, p, p, n, p, p, n, n, n]),
         "relu_forward": (None, [p, p, n, n]),
@@ -417,6 +418,28 @@ def relu_grad(g, x):
     flats = (g.reshape(-1), x.reshape(-1), grad.reshape(-1))
     split_rows(lambda a, b: _run(_library.relu_backward, *flats, a, b), flats[0])
     return grad
+
+
+def dropout_apply(x, seed: int, threshold: int, scale: float):
+    """``x * scale`` where the counter-based mask of ``seed`` keeps an element, else 0 (a
+    new array). Element ``i`` is kept when the top 32 bits of SplitMix64(seed + i) reach
+    ``threshold``: the same mask for the same seed and shape, so the backward pass calls
+    this again on the gradient instead of keeping the mask.
+
+    Example:
+        >>> x = numpy.ones(8, "float32")
+        >>> y = dropout_apply(x, 7, 2**31, 2.0) if available() else None
+        >>> y is None or set(y.tolist()) <= {0.0, 2.0}
+        True
+    """
+    out = empty(x.shape)
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+
+    def run(start, stop):
+        _run(_library.dropout_apply, flat_x, flat_out, seed, threshold, scale, start, stop)
+
+    split_rows(run, flat_x)
+    return out
 
 
 def split_rows(work, rows, min_bytes: int = 1 << 18) -> None:

@@ -716,3 +716,24 @@ void lstm_step_backward(const float *gates, long slot, const float *c_prev, floa
     }
   }
 }
+
+/* -- dropout: a counter-based mask, recomputed for the backward pass ------------------- */
+
+/* SplitMix64's finaliser: a well-mixed 64-bit value for each (seed, index). */
+INLINE unsigned long long mix64(unsigned long long z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* out[i] = x[i] * scale where the top 32 bits of mix64(seed + i) reach `threshold`, else 0,
+ * for i in [i0, i1). The mask depends only on (seed, i): any split of the work gives the
+ * same result, and the backward pass recomputes it instead of storing it. */
+void dropout_apply(const float *x, float *out, unsigned long long seed, unsigned int threshold,
+                   float scale, long i0, long i1) {
+  for (long i = i0; i < i1; i++) {
+    unsigned int bits = (unsigned int)(mix64(seed + (unsigned long long)i) >> 32);
+    out[i] = bits >= threshold ? x[i] * scale : 0.f;
+  }
+}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numbers
 
-from .. import backend
+from .. import backend, native
 from ..backend import xp
 from ..tensor import Tensor, as_tensor, record, tensor  # noqa: F401 - tensor for examples
 from ._helpers import require_float
@@ -181,6 +181,18 @@ def dropout(inputs, rate, noise_shape=None, seed=None) -> Tensor:
     # (P(keep) = 1 - rate to within 2**-32). The mask, scaled once, serves both the forward
     # and the backward product.
     threshold = xp.uint32(min(round(rate * 2.0**32), 2**32 - 1))
+    if mask_shape == x.shape and native.supports_rows(x.data):
+        # One compiled pass each way; the mask is a function of (seed, index), recomputed
+        # for the gradient rather than stored. (Other random numbers than the NumPy path's.)
+        seed_value = int(backend.random_bits(generator, (2,)).view(xp.uint64)[0])
+        scale, dtype = 1.0 / (1.0 - rate), x.dtype
+
+        def backward(g):
+            g = xp.ascontiguousarray(g, dtype)
+            return (native.dropout_apply(g, seed_value, int(threshold), scale),)
+
+        out = native.dropout_apply(x.data, seed_value, int(threshold), scale)
+        return record(out, (x,), backward, "dropout")
     keep = backend.random_bits(generator, mask_shape) >= threshold
     mask = xp.multiply(keep, 1.0 / (1.0 - rate), dtype=x.dtype)
     return record(x.data * mask, (x,), lambda g: (g * mask,), "dropout")
