@@ -223,3 +223,62 @@ def test_dropout_repeats_under_a_seed_whatever_the_thread_split():
     finally:
         native.split_batch = original
     np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis", "parameters"),
+    [
+        ((32, 64, 128), -1, "both"),
+        ((16, 10, 24), (1, 2), "both"),  # two axes
+        ((300, 40), -1, "gamma"),
+        ((300, 40), -1, "none"),
+    ],
+)
+def test_layer_normalization_matches_the_numpy_path(shape, axis, parameters):
+    normalised = tuple(shape[a] for a in np.atleast_1d(axis))
+
+    def run():
+        x = shinsou.tensor(random_array(shape, seed=21, low=-3, high=2), requires_grad=True)
+        gamma = beta = None
+        if parameters in ("both", "gamma"):
+            gamma = shinsou.tensor(random_array(normalised, seed=22), requires_grad=True)
+        if parameters == "both":
+            beta = shinsou.tensor(random_array(normalised, seed=23), requires_grad=True)
+        y = ops.layer_normalization(x, gamma, beta, axis=axis, epsilon=1e-3)
+        (y * random_array(shape, seed=24)).sum().backward()
+        grads = [t.grad for t in (gamma, beta) if t is not None]
+        return (y.numpy(), x.grad, *grads)
+
+    assert_same(*both_paths(run), rtol=1e-4, atol=1e-5)
+
+
+def test_a_stale_build_falls_back_to_numpy_with_a_warning(monkeypatch):
+    def missing_kernel(library):
+        raise AttributeError("undefined symbol: a_kernel_added_later")
+
+    monkeypatch.setattr(native, "_declare", missing_kernel)
+    with pytest.warns(RuntimeWarning, match=r"cannot be used .*a_kernel_added_later.*pip install"):
+        assert native._load() is None
+
+
+def test_adam_steps_equal_the_numpy_path_bit_for_bit():
+    def run():
+        weights = shinsou.Variable(random_array((600, 500), seed=25))
+        optimizer = shinsou.optimizers.Adam(learning_rate=0.01)
+        for step in range(4):
+            optimizer.apply([random_array((600, 500), seed=26 + step)], [weights])
+        return (weights.numpy(),)
+
+    ours, reference = both_paths(run)
+    np.testing.assert_array_equal(ours[0], reference[0])
+
+
+@pytest.mark.parametrize("shape", [(32, 4, 64, 64), (7, 33), (5, 1)])
+def test_softmax_matches_the_numpy_path(shape):
+    def run():
+        x = shinsou.tensor(random_array(shape, seed=27, low=-30, high=30), requires_grad=True)
+        y = ops.softmax(x)
+        (y * random_array(shape, seed=28)).sum().backward()
+        return y.numpy(), x.grad
+
+    assert_same(*both_paths(run), rtol=1e-5, atol=1e-6)

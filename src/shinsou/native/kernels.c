@@ -26,6 +26,7 @@
 #include <string.h>
 
 typedef float vf __attribute__((vector_size(64)));
+typedef int vi __attribute__((vector_size(64)));
 #define V 16
 #define UNROLL _Pragma("GCC unroll 16")
 #define INLINE static inline __attribute__((always_inline))
@@ -735,5 +736,120 @@ void dropout_apply(const float *x, float *out, unsigned long long seed, unsigned
   for (long i = i0; i < i1; i++) {
     unsigned int bits = (unsigned int)(mix64(seed + (unsigned long long)i) >> 32);
     out[i] = bits >= threshold ? x[i] * scale : 0.f;
+  }
+}
+
+/* -- layer normalization over the last axis of (rows, F) arrays ------------------------ */
+
+/* Sum of a[k] * b[k] (b NULL: of a[k]) over k < F, sixteen lanes at a time. */
+INLINE float row_dot(const float *a, const float *b, long F) {
+  vf acc = splat(0.f);
+  long k = 0;
+  for (; k + V <= F; k += V) acc += b ? load(a + k) * load(b + k) : load(a + k);
+  float total = 0.f;
+  for (int lane = 0; lane < V; lane++) total += acc[lane];
+  for (; k < F; k++) total += b ? a[k] * b[k] : a[k];
+  return total;
+}
+
+/* Per row: xhat = (x - mean) / sqrt(var + epsilon) (kept for the backward pass, with
+ * inv_std), y = xhat * gamma + beta (either may be NULL). Rows [r0, r1). */
+void layer_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
+                        float *xhat, float *inv_std, float epsilon, long r0, long r1, long F) {
+  for (long r = r0; r < r1; r++) {
+    const float *xr = x + r * F;
+    float *xh = xhat + r * F, *yr = y + r * F;
+    float mean = row_dot(xr, NULL, F) / (float)F;
+    for (long k = 0; k < F; k++) xh[k] = xr[k] - mean;
+    float scale = 1.f / __builtin_sqrtf(row_dot(xh, xh, F) / (float)F + epsilon);
+    inv_std[r] = scale;
+    for (long k = 0; k < F; k++) {
+      float v = xh[k] * scale;
+      xh[k] = v;
+      yr[k] = (gamma ? v * gamma[k] : v) + (beta ? beta[k] : 0.f);
+    }
+  }
+}
+
+/* Gradients of layer_norm_forward given dL/dy: grad_x (NULL: not wanted) per row, and the
+ * column sums of g * xhat and of g added into grad_gamma and grad_beta (NULL: not wanted). */
+void layer_norm_backward(const float *g, const float *xhat, const float *inv_std,
+                         const float *gamma, float *grad_x, double *grad_gamma,
+                         double *grad_beta, long r0, long r1, long F) {
+  for (long r = r0; r < r1; r++) {
+    const float *gr = g + r * F, *xh = xhat + r * F;
+    if (grad_gamma)
+      for (long k = 0; k < F; k++) grad_gamma[k] += gr[k] * xh[k];
+    if (grad_beta)
+      for (long k = 0; k < F; k++) grad_beta[k] += gr[k];
+    if (!grad_x) continue;
+    float *out = grad_x + r * F; /* first dL/dxhat = g * gamma, then dL/dx in place */
+    for (long k = 0; k < F; k++) out[k] = gamma ? gr[k] * gamma[k] : gr[k];
+    float mean_g = row_dot(out, NULL, F) / (float)F, mean_gx = row_dot(out, xh, F) / (float)F;
+    float scale = inv_std[r];
+    for (long k = 0; k < F; k++) out[k] = (out[k] - xh[k] * mean_gx - mean_g) * scale;
+  }
+}
+
+/* -- softmax over the last axis of (rows, F) arrays ------------------------------------ */
+
+/* exp(y) for y <= 0 (0 below -87, where float32 would go subnormal). */
+INLINE float exp_nonpositive(float y) { return y < -87.f ? 0.f : expm1_nonpositive(y) + 1.f; }
+
+/* Largest value of a row, sixteen lanes at a time. */
+INLINE float row_max(const float *a, long F) {
+  float best = a[0];
+  long k = 0;
+  if (F >= V) {
+    vf acc = load(a);
+    for (k = V; k + V <= F; k += V) {
+      vf v = load(a + k);
+      vi larger = v > acc; /* all ones where v wins */
+      acc = (vf)(((vi)v & larger) | ((vi)acc & ~larger));
+    }
+    for (int lane = 0; lane < V; lane++) best = acc[lane] > best ? acc[lane] : best;
+  }
+  for (; k < F; k++) best = a[k] > best ? a[k] : best;
+  return best;
+}
+
+/* y = exp(x - max) / sum(exp(x - max)) per row, rows [r0, r1). */
+void softmax_forward(const float *x, float *y, long r0, long r1, long F) {
+  for (long r = r0; r < r1; r++) {
+    const float *xr = x + r * F;
+    float *yr = y + r * F;
+    float top = row_max(xr, F);
+    for (long k = 0; k < F; k++) yr[k] = exp_nonpositive(xr[k] - top);
+    float scale = 1.f / row_dot(yr, NULL, F);
+    for (long k = 0; k < F; k++) yr[k] *= scale;
+  }
+}
+
+/* dx = y (g - sum(g y)) per row. */
+void softmax_backward(const float *g, const float *y, float *dx, long r0, long r1, long F) {
+  for (long r = r0; r < r1; r++) {
+    const float *gr = g + r * F, *yr = y + r * F;
+    float *out = dx + r * F;
+    float total = row_dot(gr, yr, F);
+    for (long k = 0; k < F; k++) out[k] = yr[k] * (gr[k] - total);
+  }
+}
+
+/* -- Adam: one pass over a flat chunk of parameters, elements [i0, i1) ----------------- */
+
+/* m += (g - m) keep_1; v += (g^2 - v) keep_2; w -= alpha m / (sqrt(v) + epsilon), with
+ * keep = 1 - beta (Keras's form; alpha carries the bias corrections). Rounded step by step as NumPy would
+ * (no fused multiply-adds): where v is tiny the update is sensitive to the last bit, and
+ * the same rounding keeps the two code paths' trajectories together. */
+__attribute__((optimize("fp-contract=off")))
+void adam_update(float *w, const float *g, float *m, float *v, float keep_1, float keep_2,
+                 float epsilon, float alpha, long i0, long i1) {
+#pragma GCC ivdep
+  for (long i = i0; i < i1; i++) {
+    float mi = m[i] + (g[i] - m[i]) * keep_1;
+    float vi_ = v[i] + (g[i] * g[i] - v[i]) * keep_2;
+    m[i] = mi;
+    v[i] = vi_;
+    w[i] -= mi / (__builtin_sqrtf(vi_) + epsilon) * alpha;
   }
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from .. import native
 from ..backend import xp
 from .base import Optimizer, check_number
 
@@ -114,6 +115,12 @@ class Adam(_Moments):
 
     def _update_chunk(self, param, grad, slots, scratch, alpha):
         momentum, velocity = slots["momentum"], slots["velocity"]
+        if not self.amsgrad and native.supports_rows(param, grad, momentum, velocity):
+            # One compiled pass instead of eleven NumPy ones.
+            native.adam_update(
+                param, grad, momentum, velocity, self.beta_1, self.beta_2, self.epsilon, alpha
+            )
+            return
         self._update_first_moment(grad, momentum, scratch)
         self._update_second_moment(grad, velocity, scratch)
         if self.amsgrad:
