@@ -1,7 +1,6 @@
-"""The compiled per-channel and pooling kernels (shinsou.native) give the numbers of
-shinsou's NumPy code paths (themselves checked against PyTorch and finite differences in
-tests/ops), on arrays big enough to be split across threads. The convolution kernels are
-tested in tests/ops/test_conv.py."""
+"""The compiled kernels (shinsou.native) give the numbers of shinsou's NumPy code paths
+(themselves checked against PyTorch and finite differences in tests/ops), with the work
+split across threads. The convolution kernels are tested in tests/ops/test_conv.py."""
 
 import numpy as np
 import pytest
@@ -11,6 +10,12 @@ from shinsou import layers, native, ops
 from support import check_parity, random_array, torch
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="compiled kernels not built")
+
+
+@pytest.fixture(autouse=True)
+def split_small_arrays(monkeypatch):
+    """Split even small arrays across threads, so that every test covers the split."""
+    monkeypatch.setattr(native, "SPLIT_BYTES", 1 << 12)
 
 
 def both_paths(run):

@@ -572,9 +572,15 @@ def adam_update(param, grad, momentum, velocity, beta_1, beta_2, epsilon, alpha)
     split_rows(run, param)
 
 
-def split_rows(work, rows, min_bytes: int = 1 << 18) -> None:
-    """:func:`split_batch` over the rows of a 2-D array; small arrays stay on one thread."""
-    parts = 1 if rows.nbytes < min_bytes else None
+# Below this many bytes a pass over memory stays on the calling thread: handing half of
+# it to a worker costs ~50 us, what one thread needs for about 1 MB.
+SPLIT_BYTES = 1 << 21
+
+
+def split_rows(work, rows) -> None:
+    """:func:`split_batch` over the rows of a 2-D array; arrays under :data:`SPLIT_BYTES`
+    stay on one thread."""
+    parts = 1 if rows.nbytes < SPLIT_BYTES else None
     split_batch(work, rows.shape[0], parts=parts)
 
 
