@@ -3,6 +3,7 @@
     python benchmarks/run.py                       # all five models, throughput + ratios
     python benchmarks/run.py mlp lstm --rounds 7   # some models, more rounds
     python benchmarks/run.py --memory --imports    # also peak memory and import time
+    python benchmarks/run.py --overhead mlp        # also a small model's per-call cost
 
 For each reference model (``benchmarks/models.py``) both frameworks train on the same random
 batches, interleaved round by round (shinsou runs ``model.fit`` as users do; PyTorch a plain
@@ -143,6 +144,43 @@ def import_seconds(module, repeats=5):
     return min(times[1:])
 
 
+def call_overhead(torch, repeats=2000):
+    """Microseconds per call of a 4-layer Dense model (784-64-64-64-10) on one sample: what
+    the framework adds around tiny matrix products. shinsou's ``model(x)`` on data records
+    no graph; PyTorch is timed under ``no_grad`` and with autograd."""
+    import shinsou as keras
+    from shinsou import layers
+
+    x = np.random.default_rng(0).random((1, 784), dtype=np.float32)
+    model = keras.Sequential(
+        [keras.Input((784,))] + [layers.Dense(64, activation="relu") for _ in range(3)]
+    )
+    model.add(layers.Dense(10))
+
+    def best_of(call):
+        call()
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(repeats // 5):
+                call()
+            times.append((time.perf_counter() - start) / (repeats // 5))
+        return min(times) * 1e6
+
+    results = {"shinsou": best_of(lambda: model(x))}
+    if torch is not None:
+        nn = torch.nn
+        module = nn.Sequential(
+            nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+            nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10),
+        )  # fmt: skip
+        inputs = torch.from_numpy(x)
+        with torch.no_grad():
+            results["torch no_grad"] = best_of(lambda: module(inputs))
+        results["torch autograd"] = best_of(lambda: module(inputs))
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="*", default=list(MODELS), help="models to run")
@@ -152,6 +190,9 @@ def main(argv=None):
     parser.add_argument("--memory", action="store_true", help="measure memory of resnet20")
     parser.add_argument("--memory-batch", type=int, default=256)
     parser.add_argument("--imports", action="store_true", help="time the imports")
+    parser.add_argument(
+        "--overhead", action="store_true", help="time a small model's call on one sample"
+    )
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -181,6 +222,9 @@ def main(argv=None):
         for framework, result in results.items():
             added = f"{result['added_kib'] / 1024:.0f} MiB" if result else "failed"
             print(f"memory: resnet20 batch {args.memory_batch} training adds {added} ({framework})")
+    if args.overhead:
+        for framework, micros in call_overhead(torch).items():
+            print(f"call of a 4-layer Dense model on one sample: {micros:.0f} us ({framework})")
     if args.imports:
         for module in ("shinsou", "torch"):
             seconds = import_seconds(module)
