@@ -30,6 +30,10 @@ import time
 # torch itself at a third of its solo speed here); passive waiting gives each framework the
 # speed it has when it runs alone. Must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The same for NumPy's OpenBLAS, whose threads otherwise spin for ~0.1 s after each product
+# (slowing PyTorch's steps as well as shinsou's kernels). It is what `import shinsou` sets
+# when it is imported before NumPy; this script imports NumPy first.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
 import numpy as np
 

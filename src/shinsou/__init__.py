@@ -9,6 +9,17 @@ Example:
     [12.0]
 """
 
+import os as _os
+import sys as _sys
+
+if "numpy" not in _sys.modules:
+    # NumPy's OpenBLAS threads busy-wait for 2**28 cycles (~0.1 s) after every matrix
+    # product; on a small machine they take the cores that shinsou's own kernels then need
+    # (a ResNet-20 step measured 297 -> 225 ms alone with this). 2**20 cycles (~0.5 ms)
+    # keeps them awake through back-to-back products. Read once, when NumPy loads OpenBLAS:
+    # it takes effect when shinsou is imported before NumPy; a user's own setting wins.
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
 from . import (
     activations,
     backend,
