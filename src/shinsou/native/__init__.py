@@ -1,13 +1,17 @@
 """shinsou's compiled kernels, loaded with :mod:`ctypes`, and the threads that run them.
 
-``kernels.c`` holds a direct 2-D convolution (forward and kernel gradient) over
-channels-last arrays; ``setup.py`` builds it at install time into ``_kernels*.so`` next to
-this file. When it is missing (no C compiler at install), :func:`available` is False and
-the ops use their NumPy code, which computes the same numbers; so does setting the
+``kernels.c`` holds a direct 2-D convolution (forward, kernel gradient, col2im) over
+channels-last arrays and one-pass kernels for what NumPy does in several: bias + ReLU,
+ReLU, batch-norm statistics and affine maps, max pooling, layer normalization, softmax,
+the LSTM step, dropout and Adam. ``setup.py`` builds it at install time into
+``_kernels*.so`` next to this file. When it is missing (no C compiler at install) or
+stale, :func:`available` is False and the ops use their NumPy code, which computes the
+same results up to float rounding (dropout draws other masks); so does setting the
 environment variable ``SHINSOU_NATIVE=0`` or running under :func:`disabled`.
 
-Each kernel works on a range of batch items; :func:`split_batch` runs the ranges on all
-the CPU's cores at once (ctypes releases the GIL while C runs).
+Each kernel works on a range of batch items or rows; :func:`split_batch` runs the ranges on
+all the CPU's cores at once (ctypes releases the GIL while C runs). Large outputs come from
+:func:`empty`, which recycles freed buffers.
 
 Example:
     >>> import numpy as np

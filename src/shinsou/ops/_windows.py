@@ -201,6 +201,17 @@ def window_geometry(op_name, shape, kernel_shape, strides, dilations, mode, kern
     )
 
 
+def as_2d(values, rank: int, first=1) -> tuple:
+    """Per-axis ``values`` of a 1-D or 2-D window as 2-D ones: a 1-D window becomes a 2-D
+    one of height 1 (``first`` on the new axis), as the compiled kernels take them.
+
+    Example:
+        >>> as_2d((3,), 1), as_2d((1, 2), 1, first=0), as_2d((3, 3), 2)
+        ((1, 3), (0, 1, 2), (3, 3))
+    """
+    return (first, *values) if rank == 1 else tuple(values)
+
+
 # -- arrays ---------------------------------------------------------------------------------
 
 

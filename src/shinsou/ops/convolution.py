@@ -1,27 +1,31 @@
 """Convolutions, channels-last like Keras: ``conv``, ``conv_transpose``, ``depthwise_conv``,
 ``separable_conv`` over 1, 2 or 3 spatial axes, each one fused graph node.
 
-How the work is done (all of it large GEMMs and whole-array NumPy, no loop over pixels):
+How the work is done. In float32 with a multiple of 16 filters (1-D and 2-D), the compiled
+direct convolution of :mod:`shinsou.native` does all three parts: it reads the input in
+place, padding by bounds checks, and keeps a tile of outputs in vector registers (about
+155 GFLOP/s on ResNet-20's 16-64 channels, against ~40 for the path below). Otherwise
+(other dtypes, filter counts, 3-D), NumPy does it with large GEMMs and no loop over pixels:
 
 * **forward** — im2col: every window is copied into one row of a ``(N·out, k·C)`` matrix
   (:func:`~shinsou.ops._windows.gather_windows`), then one GEMM with the kernel reshaped to
   ``(k·C, F)``. A 1×1 convolution with stride 1 skips the copy: it *is* a GEMM.
 * **input gradient** — the transposed convolution: one GEMM gives every window's gradient
-  and col2im adds them back (:func:`~shinsou.ops._windows.scatter_windows`). With stride 1
-  and at most twice as many output as input channels it is cheaper as an ordinary
-  convolution of the output gradient with the flipped kernel, through the forward path.
-  Skipped when the input needs no gradient (the first layer).
+  and col2im adds them back (:func:`~shinsou.ops._windows.scatter_windows`; compiled for
+  float32). With stride 1 and at most twice as many output as input channels (or where the
+  compiled convolution takes it) it is cheaper as an ordinary convolution of the output
+  gradient with the flipped kernel, through the forward path. Skipped when the input needs
+  no gradient (the first layer).
 * **kernel gradient** — one GEMM of the windows (gathered again: keeping them from the
   forward pass costs k² times the input in memory) with the output gradient.
 * ``conv_transpose`` runs the same three functions with the roles of forward and input
   gradient swapped.
 
-Measured and not kept (two cores, 64×32×32×64 → 64, 3×3), each no faster than im2col here:
-the "shifted GEMM" (nine accumulating GEMMs over row-offset views of the padded input,
-which trades the im2col copy for eight output-sized additions), a partial im2col along
-the width with three shifted GEMMs, and Winograd F(2×2, 3×3), whose 2.25× fewer FLOPs are
-eaten by some 34 NumPy passes over the activations for its tile transforms. The GEMMs
-dominate: they run at about 140 GFLOP/s against PyTorch's ~230 for its direct kernels.
+Measured and not kept in NumPy (two cores, 64×32×32×64 → 64, 3×3), each no faster than
+im2col here: the "shifted GEMM" (nine accumulating GEMMs over row-offset views of the padded
+input, which trades the im2col copy for eight output-sized additions), a partial im2col
+along the width with three shifted GEMMs, and Winograd F(2×2, 3×3), whose 2.25× fewer FLOPs
+are eaten by some 34 NumPy passes over the activations for its tile transforms.
 
 Example:
     >>> image = tensor(xp.ones((1, 4, 4, 1)), requires_grad=True)
@@ -38,6 +42,7 @@ from ..backend import xp
 from ..tensor import Tensor, as_tensor, record, tensor  # noqa: F401 - tensor for examples
 from ._windows import (
     WindowGeometry,
+    as_2d,
     check_data_format,
     dilated_extent,
     gather_windows,
@@ -389,29 +394,32 @@ def _runs_direct(dtype, filters, geometry: WindowGeometry) -> bool:
 
 
 def _as_2d(x, geometry: WindowGeometry):
-    """``(x, strides, dilations, pads_before, out_spatial)`` for the compiled kernels, which
-    pad by bounds checks: 1-D convolutions as 2-D ones of height 1, negative pads (crops,
-    from ``conv_transpose``) applied first."""
+    """``(x, kernel_shape, strides, dilations, pads_before, out_spatial)`` for the compiled
+    kernels, which pad by bounds checks: 1-D convolutions as 2-D ones of height 1, negative
+    pads (crops, from ``conv_transpose``) applied first."""
     pads = geometry.pads
     if any(lo < 0 or hi < 0 for lo, hi in pads):
         x = pad_spatial(x, pads)
         pads = ((0, 0),) * len(pads)
-    before = tuple(lo for lo, _ in pads)
-    strides, dilations, out_spatial = geometry.strides, geometry.dilations, geometry.out_spatial
-    if len(geometry.kernel_shape) == 1:
-        return x[:, None], (1, *strides), (1, *dilations), (0, *before), (1, *out_spatial)
-    return x, strides, dilations, before, out_spatial
+    rank = len(geometry.kernel_shape)
+    return (
+        x[:, None] if rank == 1 else x,
+        as_2d(geometry.kernel_shape, rank),
+        as_2d(geometry.strides, rank),
+        as_2d(geometry.dilations, rank),
+        as_2d((lo for lo, _ in pads), rank, first=0),
+        as_2d(geometry.out_spatial, rank),
+    )
 
 
 def _direct_forward(x, w, geometry: WindowGeometry):
-    x, strides, dilations, before, out_spatial = _as_2d(x, geometry)
+    x, _, strides, dilations, before, out_spatial = _as_2d(x, geometry)
     kernel = w.reshape(-1, *w.shape[-3:])
     return native.conv2d_forward(x, kernel, strides, dilations, before, out_spatial)
 
 
 def _direct_kernel_grad(g, x, geometry: WindowGeometry):
-    x, strides, dilations, before, out_spatial = _as_2d(x, geometry)
-    kernel_shape = (*(1,) * (4 - 2 - len(geometry.kernel_shape)), *geometry.kernel_shape)
+    x, kernel_shape, strides, dilations, before, out_spatial = _as_2d(x, geometry)
     grad = g.reshape(g.shape[0], *out_spatial, g.shape[-1])
     return native.conv2d_kernel_grad(
         x, grad, (*kernel_shape, x.shape[-1], g.shape[-1]), strides, dilations, before
@@ -435,16 +443,7 @@ def _native_col2im_input_grad(g, w, geometry: WindowGeometry):
     bounds, so no padded copy). 5x faster than NumPy's strided additions."""
     batch, channels, filters = g.shape[0], w.shape[-2], w.shape[-1]
     grad = xp.zeros((batch, *geometry.in_spatial, channels), g.dtype)
-    lift = len(geometry.kernel_shape) == 1
-    two_d = (lambda values, first=1: (first, *values)) if lift else (lambda v, first=1: tuple(v))
-    arguments = (
-        two_d(geometry.kernel_shape),
-        two_d(geometry.strides),
-        two_d(geometry.dilations),
-        two_d((lo for lo, _ in geometry.pads), first=0),
-        two_d(geometry.out_spatial),
-    )
-    grid = grad.reshape(batch, *two_d(geometry.in_spatial), channels)
+    grid, *arguments = _as_2d(grad, geometry)  # a view of grad (no negative pads here)
     pixels, width = _product(geometry.out_spatial), w.size // filters
     rows = g.reshape(batch, pixels, filters)
     kernel_t = w.reshape(-1, filters).T

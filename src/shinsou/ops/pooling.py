@@ -25,6 +25,7 @@ from ..backend import xp
 from ..tensor import Tensor, as_tensor, record, tensor  # noqa: F401 - tensor for examples
 from ._helpers import require_float
 from ._windows import (
+    as_2d,
     check_data_format,
     pad_spatial,
     padding_mode,
@@ -112,18 +113,14 @@ def _runs_native(x, geometry) -> bool:
 def _native_max_pool(x, geometry, op_name):
     """:func:`max_pool` by the compiled kernels, one pass over the input each way (4-6×
     faster than the taps' elementwise passes). 1-D pooling runs as 2-D of height 1."""
-    one_d = len(geometry.kernel_shape) == 1
-    data = x.data[:, None] if one_d else x.data
-
-    def lift(values, first=1):
-        return (first, *values) if one_d else tuple(values)
-
+    rank = len(geometry.kernel_shape)
+    data = x.data[:, None] if rank == 1 else x.data
     arguments = (
-        lift(geometry.kernel_shape),
-        lift(geometry.strides),
-        lift((lo for lo, _ in geometry.pads), first=0),
+        as_2d(geometry.kernel_shape, rank),
+        as_2d(geometry.strides, rank),
+        as_2d((lo for lo, _ in geometry.pads), rank, first=0),
     )
-    out, winner = native.max_pool(data, *arguments, lift(geometry.out_spatial))
+    out, winner = native.max_pool(data, *arguments, as_2d(geometry.out_spatial, rank))
 
     def backward(g):
         grad = native.max_pool_grad(g.reshape(out.shape), winner, data.shape, *arguments)
