@@ -287,3 +287,85 @@ def test_softmax_matches_the_numpy_path(shape):
         return y.numpy(), x.grad
 
     assert_same(*both_paths(run), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_batch_norm_with_relu_in_one_op_equals_the_two_ops(compiled):
+    def run(fused):
+        x = shinsou.tensor(random_array((8, 6, 6, 16), seed=29, low=-2, high=2), requires_grad=True)
+        scale = shinsou.tensor(random_array((16,), seed=30, low=0.5, high=1.5), requires_grad=True)
+        offset = shinsou.tensor(random_array((16,), seed=31), requires_grad=True)
+        if fused:
+            y, _, _ = ops.fused_batch_normalization(x, scale, offset, relu=True)
+        else:
+            y = ops.relu(ops.fused_batch_normalization(x, scale, offset)[0])
+        (y * random_array(y.shape, seed=32)).sum().backward()
+        return y.numpy(), x.grad, scale.grad, offset.grad
+
+    if compiled:
+        assert_same(run(True), run(False))
+    else:
+        with native.disabled():
+            assert_same(run(True), run(False))
+
+
+def _residual_block_models():
+    """Conv → BN → ReLU → Conv → BN → add → ReLU on the same layers twice: as a functional
+    model (which fuses) and as a subclassed one calling them in turn (which cannot)."""
+    shinsou.utils.set_random_seed(4)
+    conv1, bn1 = layers.Conv2D(16, 3, padding="same"), layers.BatchNormalization()
+    conv2, bn2, relu1 = (
+        layers.Conv2D(16, 3, padding="same"),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+    )
+    head = [layers.Activation("relu"), layers.GlobalAveragePooling2D(), layers.Dense(3)]
+    inputs = shinsou.Input((8, 8, 16))
+    y = relu1(bn1(conv1(inputs)))
+    y = layers.Add()([bn2(conv2(y)), inputs])
+    for layer in head:
+        y = layer(y)
+    functional = shinsou.Model(inputs, y)
+
+    class Unfused(shinsou.Model):
+        def __init__(self):
+            super().__init__()
+            self.parts = [conv1, bn1, relu1, conv2, bn2, *head]
+
+        def call(self, x, training=None):
+            y = relu1(bn1(conv1(x), training=training))
+            y = bn2(conv2(y), training=training) + x
+            for layer in head:
+                y = layer(y)
+            return y
+
+    return functional, Unfused()
+
+
+def test_a_functional_model_fuses_batch_norm_and_relu_with_the_same_training():
+    fused, plain = _residual_block_models()
+    roles = sorted(str(role) for role in fused._relu_fusions().values())
+    assert roles == ["relu", "{'_then_relu': True}"]  # only the first pair: bn2 feeds an add
+    start = fused.get_weights()
+    x, y = random_array((16, 8, 8, 16), seed=33), np.arange(16) % 3
+    results = []
+    for model in (fused, plain):
+        model.set_weights(start)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        losses = [model.train_on_batch(x, y) for _ in range(3)]
+        results.append((losses, model.get_weights(), model.predict(x, verbose=0)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(results[0][2], results[1][2], atol=1e-5)
+
+
+def test_batch_norm_is_not_fused_when_its_output_is_read_elsewhere():
+    inputs = shinsou.Input((4, 4, 16))
+    normalised = layers.BatchNormalization()(inputs)
+    capped = layers.ReLU(max_value=6.0)(layers.BatchNormalization()(inputs))
+    branches = layers.Add()([layers.ReLU()(normalised), normalised, capped])
+    model = shinsou.Model(inputs, [branches, layers.ReLU()(layers.BatchNormalization()(inputs))])
+    assert len(model._relu_fusions()) == 2  # only the last pair: a plain ReLU, sole reader
+    model_out = shinsou.Model(inputs, [normalised, layers.ReLU()(normalised)])
+    assert model_out._relu_fusions() == {}  # the batch norm's output is a model output

@@ -220,7 +220,10 @@ class BatchNormalization(_GammaBeta):
         self.input_spec = InputSpec(ndim=rank, axes={self.axis: shape[0]})
         self.built = True
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs, training=None, mask=None, _then_relu=False):
+        # _then_relu=True returns max(outputs, 0): a functional model passes it when a ReLU
+        # follows that nothing else reads (Functional._relu_fusions), and in training the
+        # fused op does both in one pass each way.
         inputs = _as_float(inputs, self.dtype)
         if mask is not None and len(mask.shape) != inputs.ndim - 1:
             raise ValueError(
@@ -229,7 +232,7 @@ class BatchNormalization(_GammaBeta):
                 f"{inputs.shape}"
             )
         if not (training and self.trainable):
-            return ops.batch_normalization(
+            outputs = ops.batch_normalization(
                 inputs,
                 self.moving_mean,
                 self.moving_variance,
@@ -238,17 +241,19 @@ class BatchNormalization(_GammaBeta):
                 self.gamma,
                 self.epsilon,
             )
-        if mask is None:
+        elif mask is None:
             outputs, mean, variance = ops.fused_batch_normalization(
-                inputs, self.gamma, self.beta, self.axis, self.epsilon
+                inputs, self.gamma, self.beta, self.axis, self.epsilon, relu=_then_relu
             )
+            self._update_moving_statistics(mean.data, variance.data)
+            return outputs
         else:
             mean, variance = self._masked_moments(inputs, mask)
             outputs = ops.batch_normalization(
                 inputs, mean, variance, self.axis, self.beta, self.gamma, self.epsilon
             )
-        self._update_moving_statistics(mean.data, variance.data)
-        return outputs
+            self._update_moving_statistics(mean.data, variance.data)
+        return ops.relu(outputs) if _then_relu else outputs
 
     def _update_moving_statistics(self, mean, variance):
         """In place and outside the graph: no node, no temporary the size of the input."""

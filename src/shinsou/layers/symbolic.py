@@ -139,10 +139,11 @@ class Node:
                 parents.append(history.operation._inbound_nodes[history.node_index])
         return parents
 
-    def replay(self, values: dict):
-        """Call the layer again with real tensors looked up by ``id`` of each KerasTensor."""
+    def replay(self, values: dict, **extra):
+        """Call the layer again with real tensors looked up by ``id`` of each KerasTensor
+        (and the keyword arguments ``extra`` added)."""
         args, kwargs = tree.map_structure(
             lambda leaf: values[id(leaf)] if isinstance(leaf, KerasTensor) else leaf,
             (self.call_args, self.call_kwargs),
         )
-        return self.operation(*args, **kwargs)
+        return self.operation(*args, **kwargs, **extra)

@@ -14,8 +14,11 @@ Example:
 
 from __future__ import annotations
 
+from .. import activations
+from ..layers.activation import Activation, ReLU
 from ..layers.base import Layer, _convert_inputs
 from ..layers.input_layer import InputLayer
+from ..layers.normalization import BatchNormalization
 from ..layers.symbolic import KerasTensor
 from ..tensor import Tensor
 from ..utils import tree
@@ -126,15 +129,51 @@ class Functional(Model):
         values = {}
         for placeholder, value in zip(self.inputs, self._flatten_inputs(inputs)):
             values[id(placeholder)] = self._check_input(placeholder, value)
+        fused = self._relu_fusions()
         for node, finished in zip(self._nodes, self._last_uses()):
             if isinstance(node.operation, InputLayer):
                 continue
-            produced = tree.flatten(node.replay(values))
+            role = fused.get(id(node))
+            if role == "relu":  # computed by the batch norm before it
+                (source,) = node.input_tensors
+                produced = [values[id(source)]]
+            else:
+                produced = tree.flatten(node.replay(values, **({} if role is None else role)))
             for placeholder, value in zip(node.output_tensors, produced):
                 values[id(placeholder)] = value
             for key in finished:  # nothing later reads it: let the graph decide its life
                 values.pop(key, None)
         return tree.map_structure(lambda t: values[id(t)], self._outputs_struct)
+
+    def _relu_fusions(self):
+        """Nodes to run fused: ``{id(node): {"_then_relu": True}}`` for a BatchNormalization
+        whose only reader is a plain ReLU, and ``{id(node): "relu"}`` for that ReLU, whose
+        value the batch norm then returns. Batch norm and ReLU in one pass each way save a
+        pass over the activations forward and backward (ResNet-20: ~5 % of a step). Not
+        when the batch norm's output is a model output, is read twice, or when either layer
+        has an activity regularizer or they compute in different dtypes."""
+        cached = getattr(self, "_relu_fusions_cache", None)
+        if cached is not None and cached[0] == len(self._nodes):
+            return cached[1]
+        outputs = {id(t) for t in tree.flatten(self._outputs_struct)}
+        readers = {}
+        for node in self._nodes:
+            for tensor in node.input_tensors:
+                readers.setdefault(id(tensor), []).append(node)
+        fused = {}
+        for node in self._nodes:
+            if type(node.operation) is not BatchNormalization or len(node.output_tensors) != 1:
+                continue
+            (output,) = node.output_tensors
+            after = readers.get(id(output), [])
+            if id(output) in outputs or len(after) != 1 or len(after[0].input_tensors) != 1:
+                continue
+            relu = after[0]
+            if _plain_relu(relu) and _fusable(node.operation, relu.operation):
+                fused[id(node)] = {"_then_relu": True}
+                fused[id(relu)] = "relu"
+        self._relu_fusions_cache = (len(self._nodes), fused)
+        return fused
 
     def _last_uses(self):
         """For each node, the ids of the intermediate values no later node reads (outputs
@@ -207,3 +246,21 @@ def _unique(items):
             seen.add(id(item))
             result.append(item)
     return result
+
+
+def _plain_relu(node) -> bool:
+    """A node that applies ``max(x, 0)`` to its one input and nothing else."""
+    layer = node.operation
+    if node.call_kwargs or len(node.call_args) != 1:
+        return False
+    if type(layer) is ReLU:
+        return layer.negative_slope == 0 and layer.max_value is None and layer.threshold == 0
+    return type(layer) is Activation and layer.activation is activations.relu
+
+
+def _fusable(batch_norm, relu) -> bool:
+    return (
+        batch_norm.activity_regularizer is None
+        and relu.activity_regularizer is None
+        and batch_norm.dtype == relu.dtype
+    )

@@ -68,8 +68,8 @@ def _declare(library):
         "conv2d_kernel_grad": (ctypes.c_int, [p, p, p, n, n, conv]),
         "bias_act_forward": (None, [p, p, n, n, n, ctypes.c_int]),
         "bias_act_backward": (None, [p, p, p, p, n, n, n, ctypes.c_int]),
-        "channel_sums": (None, [p, p, p, p, n, n, n]),
-        "channel_affine": (None, [p, p, p, p, p, p, n, n, n]),
+        "channel_sums": (None, [p, p, p, p, p, n, n, n]),
+        "channel_affine": (None, [p, p, p, p, p, p, ctypes.c_int, p, n, n, n]),
         "col2im": (None, [p, p, n, n, conv]),
         "adam_update": (None, [p, p, p, p, *[ctypes.c_float] * 4, n, n]),
         "softmax_forward": (None, [p, p, n, n, n]),
@@ -348,9 +348,9 @@ def bias_act_grad(g, y, relu: bool, bias_grad: bool):
     return grad.reshape(g.shape), total
 
 
-def channel_sums(a, b):
+def channel_sums(a, b, mask=None):
     """Per-channel ``(sum of a, sum of a * b)`` over the rows of ``(rows, C)`` arrays, in
-    float64.
+    float64; ``a`` taken as 0 where ``mask`` (optional, same shape) is at most 0.
 
     Example:
         >>> a = numpy.array([[1.0, 2.0], [3.0, 4.0]], "float32")
@@ -362,7 +362,7 @@ def channel_sums(a, b):
 
     def run(start, stop):
         sum_a, sum_ab = numpy.zeros(channels), numpy.zeros(channels)
-        _run(_library.channel_sums, a, b, sum_a, sum_ab, start, stop, channels)
+        _run(_library.channel_sums, a, b, mask, sum_a, sum_ab, start, stop, channels)
         parts.append((sum_a, sum_ab))
 
     split_rows(run, a)
@@ -373,9 +373,10 @@ def channel_sums(a, b):
     return sum_a, sum_ab
 
 
-def channel_affine(a, scale_a, shift, b=None, scale_b=None):
-    """``a * scale_a + b * scale_b + shift`` per channel of ``(rows, C)`` arrays (``b``
-    optional), as a new array.
+def channel_affine(a, scale_a, shift, b=None, scale_b=None, mask=None, relu=False):
+    """``a * scale_a + b * scale_b + shift`` per channel of ``(rows, C)`` arrays, as a new
+    array; ``b`` is optional and taken as 0 where ``mask`` (optional) is at most 0, and
+    ``relu`` applies ``max(·, 0)`` in the same pass.
 
     Example:
         >>> a = numpy.array([[1.0, 2.0]], "float32")
@@ -390,17 +391,9 @@ def channel_affine(a, scale_a, shift, b=None, scale_b=None):
 
     def run(start, stop):
         _run(
-            _library.channel_affine,
-            a,
-            vectors[0],
-            b,
-            scale_b,
-            vectors[1],
-            out,
-            start,
-            stop,
-            channels,
-        )
+            _library.channel_affine, a, vectors[0], b, scale_b, vectors[1], mask, relu, out,
+            start, stop, channels,
+        )  # fmt: skip
 
     split_rows(run, a)
     return out

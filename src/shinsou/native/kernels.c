@@ -1,5 +1,7 @@
 /* shinsou's compiled kernels: direct 2-D convolution over channels-last (NHWC) arrays,
- * and the memory-bound passes around it (bias + ReLU, batch-norm statistics, max pooling).
+ * and one-pass kernels for what NumPy does in several (bias + ReLU, ReLU, batch-norm
+ * statistics and affine maps, max pooling, col2im, layer normalization, softmax, the
+ * LSTM step, dropout, Adam), each documented where it is defined.
  *
  * NumPy's path for a convolution copies every window into one row (im2col) and calls
  * sgemm. For the small channel counts of CIFAR-style networks (16-64) that copy moves
@@ -152,7 +154,9 @@ static void forward_block(int vectors, int pixels, const float *x, long h0, long
 static void fill_patch(float *patch, const float *image, long h0, long w0, long width,
                        span ti, const geometry *g) {
   const long C = g->C;
+  /* Patch columns [first, stop) lie inside the input; both clamped to [0, width]. */
   long first = w0 < 0 ? -w0 : 0, stop = w0 + width > g->W ? g->W - w0 : width;
+  if (first > width) first = width;
   if (stop < first) stop = first;
   for (long i = 0; i < g->KH; i++) {
     float *row = patch + i * width * C;
@@ -381,7 +385,7 @@ void bias_act_forward(float *y, const float *bias, long r0, long r1, long C, int
     if (relu) {
       for (long c = 0; c < C; c++) {
         float v = row[c] + bias[c];
-        row[c] = v > 0.f ? v : 0.f;
+        row[c] = v <= 0.f ? 0.f : v; /* NaN kept, as in NumPy and PyTorch */
       }
     } else {
       for (long c = 0; c < C; c++) row[c] += bias[c];
@@ -403,7 +407,7 @@ void bias_act_backward(const float *g, const float *y, float *grad_in, double *b
         const float *gr = g + r * C + c0, *yr = y + r * C + c0;
         float *out = grad_in + r * C + c0;
         for (long c = 0; c < width; c++) {
-          float v = relu && !(yr[c] > 0.f) ? 0.f : gr[c];
+          float v = relu && yr[c] <= 0.f ? 0.f : gr[c];
           out[c] = v;
           acc[c] += v;
         }
@@ -414,9 +418,18 @@ void bias_act_backward(const float *g, const float *y, float *grad_in, double *b
   }
 }
 
+/* Where `mask` (may be NULL) is at most zero, `v` becomes zero: the gradient of a ReLU
+ * fused after the pass, whose output is the mask. (A NaN passes, as in PyTorch.) */
+INLINE vf masked(vf v, const float *mask) {
+  if (!mask) return v;
+  vi drop = load(mask) <= splat(0.f);
+  return (vf)((vi)v & ~drop);
+}
+
 /* channel_sums for 16 * VECTORS channels: the running sums stay in registers. */
 INLINE void channel_sums_vectors(const int VECTORS, const float *a, const float *b,
-                                 double *sum_a, double *sum_ab, long r0, long r1) {
+                                 const float *mask, double *sum_a, double *sum_ab, long r0,
+                                 long r1) {
   enum { ROWS = 256 };
   const long C = VECTORS * V;
   for (long start = r0; start < r1; start += ROWS) {
@@ -425,9 +438,10 @@ INLINE void channel_sums_vectors(const int VECTORS, const float *a, const float 
     UNROLL for (int q = 0; q < VECTORS; q++) acc_a[q] = acc_ab[q] = splat(0.f);
     for (long r = start; r < stop; r++) {
       UNROLL for (int q = 0; q < VECTORS; q++) {
-        vf av = load(a + r * C + q * V);
+        long at = r * C + q * V;
+        vf av = masked(load(a + at), mask ? mask + at : NULL);
         acc_a[q] += av;
-        acc_ab[q] += av * load(b + r * C + q * V);
+        acc_ab[q] += av * load(b + at);
       }
     }
     UNROLL for (int q = 0; q < VECTORS; q++) for (int k = 0; k < V; k++) {
@@ -438,14 +452,14 @@ INLINE void channel_sums_vectors(const int VECTORS, const float *a, const float 
 }
 
 /* sum_a[c] += sum of a[r, c]; sum_ab[c] += sum of a[r, c] * b[r, c] (float blocks of 256
- * rows, added up in double). */
-void channel_sums(const float *a, const float *b, double *sum_a, double *sum_ab, long r0,
-                  long r1, long C) {
+ * rows, added up in double), with a taken as 0 where mask (may be NULL) is at most 0. */
+void channel_sums(const float *a, const float *b, const float *mask, double *sum_a,
+                  double *sum_ab, long r0, long r1, long C) {
   switch (C) {
-    case 16: channel_sums_vectors(1, a, b, sum_a, sum_ab, r0, r1); return;
-    case 32: channel_sums_vectors(2, a, b, sum_a, sum_ab, r0, r1); return;
-    case 48: channel_sums_vectors(3, a, b, sum_a, sum_ab, r0, r1); return;
-    case 64: channel_sums_vectors(4, a, b, sum_a, sum_ab, r0, r1); return;
+    case 16: channel_sums_vectors(1, a, b, mask, sum_a, sum_ab, r0, r1); return;
+    case 32: channel_sums_vectors(2, a, b, mask, sum_a, sum_ab, r0, r1); return;
+    case 48: channel_sums_vectors(3, a, b, mask, sum_a, sum_ab, r0, r1); return;
+    case 64: channel_sums_vectors(4, a, b, mask, sum_a, sum_ab, r0, r1); return;
   }
   enum { BLOCK = 64, ROWS = 256 };
   for (long c0 = 0; c0 < C; c0 += BLOCK) {
@@ -455,9 +469,11 @@ void channel_sums(const float *a, const float *b, double *sum_a, double *sum_ab,
       float acc_a[BLOCK] = {0}, acc_ab[BLOCK] = {0};
       for (long r = start; r < stop; r++) {
         const float *ar = a + r * C + c0, *br = b + r * C + c0;
+        const float *mr = mask ? mask + r * C + c0 : NULL;
         for (long c = 0; c < width; c++) {
-          acc_a[c] += ar[c];
-          acc_ab[c] += ar[c] * br[c];
+          float av = mr && mr[c] <= 0.f ? 0.f : ar[c];
+          acc_a[c] += av;
+          acc_ab[c] += av * br[c];
         }
       }
       for (long c = 0; c < width; c++) {
@@ -471,7 +487,7 @@ void channel_sums(const float *a, const float *b, double *sum_a, double *sum_ab,
 /* channel_affine for 16 * VECTORS channels: the per-channel vectors stay in registers. */
 INLINE void channel_affine_vectors(const int VECTORS, const float *a, const float *scale_a,
                                    const float *b, const float *scale_b, const float *shift,
-                                   float *out, long r0, long r1) {
+                                   const float *mask, int relu, float *out, long r0, long r1) {
   const long C = VECTORS * V;
   vf sa[4], sb[4], t[4];
   UNROLL for (int q = 0; q < VECTORS; q++) {
@@ -481,19 +497,28 @@ INLINE void channel_affine_vectors(const int VECTORS, const float *a, const floa
   }
   for (long r = r0; r < r1; r++) {
     UNROLL for (int q = 0; q < VECTORS; q++) {
-      vf v = load(a + r * C + q * V) * sa[q] + t[q];
-      if (b) v += load(b + r * C + q * V) * sb[q];
-      store(out + r * C + q * V, v);
+      long at = r * C + q * V;
+      vf v = load(a + at) * sa[q] + t[q];
+      if (b) v += masked(load(b + at), mask ? mask + at : NULL) * sb[q];
+      if (relu) {
+        vi drop = v <= splat(0.f); /* max(v, 0), NaN kept */
+        v = (vf)((vi)v & ~drop);
+      }
+      store(out + at, v);
     }
   }
 }
 
-/* out[r, c] = a[r, c] * scale_a[c] + b[r, c] * scale_b[c] + shift[c]; b may be NULL. */
+/* out[r, c] = a[r, c] * scale_a[c] + b[r, c] * scale_b[c] + shift[c], then max(out, 0)
+ * when relu (NaN kept); b may be NULL, and is taken as 0 where mask (may be NULL) is at
+ * most 0. */
 void channel_affine(const float *a, const float *scale_a, const float *b, const float *scale_b,
-                    const float *shift, float *out, long r0, long r1, long C) {
+                    const float *shift, const float *mask, int relu, float *out, long r0,
+                    long r1, long C) {
   switch (C) {
 #define AFFINE(VECTORS) \
-  channel_affine_vectors(VECTORS, a, scale_a, b, scale_b, shift, out, r0, r1); return;
+  channel_affine_vectors(VECTORS, a, scale_a, b, scale_b, shift, mask, relu, out, r0, r1); \
+  return;
     case 16: AFFINE(1)
     case 32: AFFINE(2)
     case 48: AFFINE(3)
@@ -502,12 +527,12 @@ void channel_affine(const float *a, const float *scale_a, const float *b, const 
   }
   for (long r = r0; r < r1; r++) {
     const float *ar = a + r * C;
+    const float *br = b ? b + r * C : NULL, *mr = mask ? mask + r * C : NULL;
     float *o = out + r * C;
-    if (b) {
-      const float *br = b + r * C;
-      for (long c = 0; c < C; c++) o[c] = ar[c] * scale_a[c] + br[c] * scale_b[c] + shift[c];
-    } else {
-      for (long c = 0; c < C; c++) o[c] = ar[c] * scale_a[c] + shift[c];
+    for (long c = 0; c < C; c++) {
+      float v = ar[c] * scale_a[c] + shift[c];
+      if (br) v += (mr && mr[c] <= 0.f ? 0.f : br[c]) * scale_b[c];
+      o[c] = relu && v <= 0.f ? 0.f : v;
     }
   }
 }
@@ -598,12 +623,12 @@ void max_pool_backward(const float *grad, const unsigned char *winner, float *gr
 /* -- ReLU over flat arrays, elements [i0, i1) ------------------------------------------ */
 
 void relu_forward(const float *x, float *out, long i0, long i1) {
-  for (long i = i0; i < i1; i++) out[i] = x[i] > 0.f ? x[i] : 0.f;
+  for (long i = i0; i < i1; i++) out[i] = x[i] <= 0.f ? 0.f : x[i]; /* NaN kept */
 }
 
-/* grad_in = g where x > 0, else 0. */
+/* grad_in = g where x > 0 (or NaN), else 0. */
 void relu_backward(const float *g, const float *x, float *grad_in, long i0, long i1) {
-  for (long i = i0; i < i1; i++) grad_in[i] = x[i] > 0.f ? g[i] : 0.f;
+  for (long i = i0; i < i1; i++) grad_in[i] = x[i] <= 0.f ? 0.f : g[i];
 }
 
 /* -- col2im: the input gradient's scatter for strided convolutions --------------------- */

@@ -83,22 +83,30 @@ class _ChannelLayout:
             return xp.tile(per_channel, self.repeat) if self.repeat > 1 else per_channel
         return per_channel.reshape(self.channels, 1)
 
-    def sum_and_dot(self, viewed1, viewed2):
-        """``(sum(viewed1), dot(viewed1, viewed2))``, in one pass where compiled."""
-        if self.native and native.supports_rows(viewed1, viewed2):
-            totals = native.channel_sums(viewed1, viewed2)
+    def sum_and_dot(self, viewed1, viewed2, mask=None):
+        """``(sum(viewed1), dot(viewed1, viewed2))``, in one pass where compiled;
+        ``viewed1`` taken as 0 where ``mask`` (optional) is at most 0."""
+        arrays = [viewed1, viewed2] + ([] if mask is None else [mask])
+        if self.native and native.supports_rows(*arrays):
+            totals = native.channel_sums(viewed1, viewed2, mask)
             return tuple(t.astype(viewed1.dtype) for t in totals)
+        if mask is not None:
+            viewed1 = viewed1 * (mask > 0)
         return self.sum(viewed1), self.dot(viewed1, viewed2)
 
-    def affine(self, viewed, scale, shift, other=None, other_scale=None):
+    def affine(self, viewed, scale, shift, other=None, other_scale=None, mask=None, relu=False):
         """``viewed * scale + other * other_scale + shift`` per channel, a new viewed array
-        (``other`` optional)."""
-        if self.native and native.supports_rows(viewed, *([] if other is None else [other])):
-            return native.channel_affine(viewed, scale, shift, other, other_scale)
+        (``other`` optional, taken as 0 where ``mask`` is at most 0), then ``max(·, 0)``
+        when ``relu``."""
+        arrays = [viewed] + [a for a in (other, mask) if a is not None]
+        if self.native and native.supports_rows(*arrays):
+            return native.channel_affine(viewed, scale, shift, other, other_scale, mask, relu)
         out = viewed * self.expand(scale)
         if other is not None:
-            out += other * self.expand(other_scale)
+            out += (other if mask is None else other * (mask > 0)) * self.expand(other_scale)
         out += self.expand(shift)
+        if relu:
+            xp.maximum(out, 0, out=out)
         return out
 
     def sum(self, viewed):
@@ -236,12 +244,14 @@ def _inverse(permutation):
     return inverse
 
 
-def fused_batch_normalization(x, scale=None, offset=None, axis=-1, epsilon=1e-3):
+def fused_batch_normalization(x, scale=None, offset=None, axis=-1, epsilon=1e-3, *, relu=False):
     """Training-mode batch normalization: normalise with the batch's own statistics.
 
     Statistics are taken over every axis but ``axis`` (the channels); the gradient flows
     through them. Returns ``(y, batch_mean, batch_variance)``; the last two (population
-    variance, as Keras's ``moments``) are for updating moving averages.
+    variance, as Keras's ``moments``) are for updating moving averages. ``relu=True``
+    returns ``max(y, 0)`` instead, computed in the same passes forward and backward (a
+    functional model fuses a ``BatchNormalization`` followed by a ReLU this way).
 
     Example:
         >>> y, mean, variance = fused_batch_normalization(tensor([[0.0], [2.0]]), epsilon=0.0)
@@ -263,7 +273,8 @@ def fused_batch_normalization(x, scale=None, offset=None, axis=-1, epsilon=1e-3)
     inv_std = 1 / xp.sqrt(variance + float(epsilon))
     gain = inv_std if scale is None else inv_std * _flat(scale, x.dtype)
     shift = -origin * gain if offset is None else _flat(offset, x.dtype) - origin * gain
-    y = layout.affine(reference, gain, shift)
+    y = layout.affine(reference, gain, shift, relu=relu)
+    mask = y if relu else None  # the ReLU's gradient: through where its output is positive
     inputs = tuple(t for t in (x, scale, offset) if t is not None)
 
     def backward(grads):
@@ -272,14 +283,16 @@ def fused_batch_normalization(x, scale=None, offset=None, axis=-1, epsilon=1e-3)
         grad_x = grad_scale = grad_offset = None
         if grad_y is not None:
             grad_viewed = layout.view(grad_y)
-            grad_offset, grad_dot = layout.sum_and_dot(grad_viewed, reference)
+            grad_offset, grad_dot = layout.sum_and_dot(grad_viewed, reference, mask)
             grad_scale = (grad_dot - origin * grad_offset) * inv_std
             if x.requires_grad:
                 # grad_x = gain * (g - mean(g) - xhat * mean(g * xhat)) with
                 # xhat = (reference - origin) * inv_std.
                 slope = -inv_std * grad_scale / count
                 constant = -grad_offset / count - slope * origin
-                grad_x = layout.affine(reference, slope * gain, constant * gain, grad_viewed, gain)
+                grad_x = layout.affine(
+                    reference, slope * gain, constant * gain, grad_viewed, gain, mask
+                )
         if x.requires_grad and (grad_mean is not None or grad_variance is not None):
             # Rare: a loss that uses the batch statistics themselves.
             slope, constant = xp.zeros_like(mean), xp.zeros_like(mean)
