@@ -148,8 +148,8 @@ class Edge:
 
     def __init__(self, tensor):
         self._node, self._index = tensor._node, tensor._index
-        self.requires_grad, self.shape, self.dtype = True, tensor.shape, tensor.dtype
-        self.grad = None
+        self.requires_grad = tensor.requires_grad
+        self.shape, self.dtype, self.grad = tensor.shape, tensor.dtype, None
 
 
 class Tensor:
