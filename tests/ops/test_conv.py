@@ -86,7 +86,25 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+# Shapes the compiled direct convolution (shinsou.native) takes: float32, 1-D and 2-D, a
+# multiple of 16 filters. Filters 16, 32, 48, 64, 80 cover one to four vectors per tile and a
+# second group; widths cover remainders.
+DIRECT_CASES = [
+    ((2, 9, 9, 16), (3, 3, 16, 16), 1, "same", 1),
+    ((2, 7, 11, 3), (3, 3, 3, 32), 1, "valid", 1),
+    ((2, 8, 8, 16), (3, 3, 16, 32), 2, "same", 1),
+    ((3, 6, 13, 20), (3, 2, 20, 48), (1, 2), "same", 1),
+    ((2, 9, 9, 5), (3, 3, 5, 64), 1, "same", (2, 1)),
+    ((2, 9, 5, 13), (3, 3, 13, 16), 1, "same", (2, 1)),  # sliding tiles with row dilation
+    ((2, 6, 30, 1), (2, 3, 1, 80), 1, "valid", 1),
+    ((2, 8, 8, 32), (1, 1, 32, 16), 2, "valid", 1),  # the strided 1×1 projection
+    ((2, 3, 4, 16), (5, 5, 16, 16), 1, "same", 2),  # windows reaching past both borders
+    ((2, 12, 8), (5, 8, 16), 1, "same", 1),  # 1-D
+    ((2, 12, 16), (3, 16, 32), 2, "valid", 2),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES + DIRECT_CASES, ids=str)
 def test_conv_parity(case):
     shape, kernel_shape, strides, padding, dilation = case
     x, w = random_array(shape, seed=1), random_array(kernel_shape, seed=2)
@@ -392,40 +410,11 @@ def test_results_do_not_share_the_reused_work_buffer():
 
 
 # -- the compiled direct convolution (shinsou.native) ---------------------------------------
-# On the shapes it takes (float32, 1-D and 2-D, filters a multiple of 16) against PyTorch and
-# against shinsou's own NumPy path. Gradient checks run in float64, which the compiled
-# kernels do not take; there PyTorch's float32 gradients are the independent reference.
+# DIRECT_CASES run against PyTorch in test_conv_parity, and here against shinsou's own NumPy
+# path. Gradient checks run in float64, which the compiled kernels do not take; there
+# PyTorch's float32 gradients are the independent reference.
 
 requires_native = pytest.mark.skipif(not native.available(), reason="compiled kernels not built")
-
-DIRECT_CASES = [
-    # (input shape, kernel shape, strides, padding, dilation): filters 16, 32, 48, 64, 80
-    # cover one to four vectors per tile and a second group; widths cover remainders.
-    ((2, 9, 9, 16), (3, 3, 16, 16), 1, "same", 1),
-    ((2, 7, 11, 3), (3, 3, 3, 32), 1, "valid", 1),
-    ((2, 8, 8, 16), (3, 3, 16, 32), 2, "same", 1),
-    ((3, 6, 13, 20), (3, 2, 20, 48), (1, 2), "same", 1),
-    ((2, 9, 9, 5), (3, 3, 5, 64), 1, "same", (2, 1)),
-    ((2, 9, 5, 13), (3, 3, 13, 16), 1, "same", (2, 1)),  # sliding tiles with row dilation
-    ((2, 6, 30, 1), (2, 3, 1, 80), 1, "valid", 1),
-    ((2, 8, 8, 32), (1, 1, 32, 16), 2, "valid", 1),  # the strided 1×1 projection
-    ((2, 3, 4, 16), (5, 5, 16, 16), 1, "same", 2),  # windows reaching past both borders
-    ((2, 12, 8), (5, 8, 16), 1, "same", 1),  # 1-D
-    ((2, 12, 16), (3, 16, 32), 2, "valid", 2),
-]
-
-
-@requires_native
-@pytest.mark.parametrize("case", DIRECT_CASES, ids=str)
-def test_direct_conv_matches_torch(case):
-    shape, kernel_shape, strides, padding, dilation = case
-    x, w = random_array(shape, seed=1), random_array(kernel_shape, seed=2)
-    check_parity(
-        lambda a, b: ops.conv(a, b, strides, padding, dilation_rate=dilation),
-        lambda a, b: torch_conv(a, b, strides, padding, dilation),
-        x,
-        w,
-    )
 
 
 @requires_native

@@ -129,8 +129,9 @@ class Functional(Model):
         values = {}
         for placeholder, value in zip(self.inputs, self._flatten_inputs(inputs)):
             values[id(placeholder)] = self._check_input(placeholder, value)
-        fused = self._relu_fusions()
-        for node, finished in zip(self._nodes, self._last_uses()):
+        plan = self._plan()
+        fused = plan.fusions
+        for node, finished in zip(self._nodes, plan.last_uses):
             if isinstance(node.operation, InputLayer):
                 continue
             role = fused.get(id(node))
@@ -152,9 +153,6 @@ class Functional(Model):
         pass over the activations forward and backward (ResNet-20: ~5 % of a step). Not
         when the batch norm's output is a model output, is read twice, or when either layer
         has an activity regularizer or they compute in different dtypes."""
-        cached = getattr(self, "_relu_fusions_cache", None)
-        if cached is not None and cached[0] == len(self._nodes):
-            return cached[1]
         outputs = {id(t) for t in tree.flatten(self._outputs_struct)}
         readers = {}
         for node in self._nodes:
@@ -172,16 +170,12 @@ class Functional(Model):
             if _plain_relu(relu) and _fusable(node.operation, relu.operation):
                 fused[id(node)] = {"_then_relu": True}
                 fused[id(relu)] = "relu"
-        self._relu_fusions_cache = (len(self._nodes), fused)
         return fused
 
     def _last_uses(self):
         """For each node, the ids of the intermediate values no later node reads (outputs
         excluded): :meth:`call` drops them as it goes, so an activation that no backward
         function needs is freed during the forward pass instead of at its end."""
-        cached = getattr(self, "_last_uses_cache", None)
-        if cached is not None and cached[0] == len(self._nodes):
-            return cached[1]
         keep = {id(t) for t in tree.flatten(self._outputs_struct)}
         last = {}
         for position, node in enumerate(self._nodes):
@@ -191,8 +185,16 @@ class Functional(Model):
         finished = [[] for _ in self._nodes]
         for key, position in last.items():
             finished[position].append(key)
-        self._last_uses_cache = (len(self._nodes), finished)
         return finished
+
+    def _plan(self):
+        """:meth:`_last_uses` and :meth:`_relu_fusions`, worked out once per graph."""
+        plan = getattr(self, "_call_plan", None)
+        if plan is None or plan.nodes != len(self._nodes):
+            plan = self._call_plan = _CallPlan(
+                len(self._nodes), self._last_uses(), self._relu_fusions()
+            )
+        return plan
 
     def _flatten_inputs(self, inputs):
         if isinstance(inputs, dict) and not isinstance(self._inputs_struct, dict):
@@ -264,3 +266,13 @@ def _fusable(batch_norm, relu) -> bool:
         and relu.activity_regularizer is None
         and batch_norm.dtype == relu.dtype
     )
+
+
+class _CallPlan:
+    """What :meth:`Functional.call` precomputes from the graph. An object rather than a
+    list or dict, so that the layer bookkeeping that walks a model's attributes skips it."""
+
+    __slots__ = ("fusions", "last_uses", "nodes")
+
+    def __init__(self, nodes, last_uses, fusions):
+        self.nodes, self.last_uses, self.fusions = nodes, last_uses, fusions
