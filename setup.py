@@ -18,7 +18,8 @@ setup(
         Extension(
             "shinsou.native._kernels",
             sources=["src/shinsou/native/kernels.c"],
-            extra_compile_args=[*flags, "-std=gnu11", "-ffp-contract=fast"],
+            extra_compile_args=[*flags, "-std=gnu11", "-ffp-contract=fast", "-pthread"],
+            extra_link_args=["-pthread"],
             optional=True,
         )
     ]

@@ -216,17 +216,13 @@ def test_dropout_keeps_the_right_share_and_its_gradient_uses_the_same_mask():
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
 
 
-def test_dropout_repeats_under_a_seed_whatever_the_thread_split():
+def test_dropout_repeats_under_a_seed_whatever_the_thread_split(monkeypatch):
     x = random_array((64, 4096), seed=20)
     shinsou.utils.set_random_seed(5)
-    first = ops.dropout(x, rate=0.5).numpy()
+    first = ops.dropout(x, rate=0.5).numpy()  # split across the cores (fixture)
     shinsou.utils.set_random_seed(5)
-    original = native.split_batch
-    try:
-        native.split_batch = lambda work, batch, parts=None: original(work, batch, 1)
-        second = ops.dropout(x, rate=0.5).numpy()
-    finally:
-        native.split_batch = original
+    monkeypatch.setattr(native, "SPLIT_BYTES", x.nbytes + 1)  # one part
+    second = ops.dropout(x, rate=0.5).numpy()
     np.testing.assert_array_equal(first, second)
 
 
@@ -345,9 +341,11 @@ def _residual_block_models():
 def test_a_functional_model_fuses_batch_norm_and_relu_with_the_same_training():
     fused, plain = _residual_block_models()
     roles = sorted(str(role) for role in fused._relu_fusions().values())
-    assert roles == ["relu", "{'_then_relu': True}"]  # only the first pair: bn2 feeds an add
+    # bn1 and its ReLU, the add and the ReLU after it (bn2 feeds the add: not fused)
+    assert roles == ["relu", "relu", "{'_then_relu': True}", "{'_then_relu': True}"]
     start = fused.get_weights()
-    x, y = random_array((16, 8, 8, 16), seed=33), np.arange(16) % 3
+    # 64 x 8 x 8 x 16: enough elements for the compiled add + ReLU
+    x, y = random_array((64, 8, 8, 16), seed=33), np.arange(64) % 3
     results = []
     for model in (fused, plain):
         model.set_weights(start)
@@ -369,3 +367,75 @@ def test_batch_norm_is_not_fused_when_its_output_is_read_elsewhere():
     assert len(model._relu_fusions()) == 2  # only the last pair: a plain ReLU, sole reader
     model_out = shinsou.Model(inputs, [normalised, layers.ReLU()(normalised)])
     assert model_out._relu_fusions() == {}  # the batch norm's output is a model output
+
+
+# -- the kernels' threads -------------------------------------------------------------------
+
+
+def test_add_matches_numpy_with_and_without_relu():
+    a, b = random_array((300, 257), seed=30), random_array((300, 257), seed=31)
+    a[0, :3] = [np.nan, -np.inf, 0.0]
+    for relu in (False, True):
+        out = native.add(a, b, relu=relu)
+        expected = a + b
+        if relu:
+            expected = np.where(expected <= 0, np.float32(0), expected)  # NaN kept
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_residual_sums_and_their_gradients_match_the_numpy_path():
+    shape = (8, 32, 32, 16)  # above the size where add and gradient sums run compiled
+
+    def run():
+        x = shinsou.tensor(random_array(shape, seed=32), requires_grad=True)
+        branch = ops.relu(x * 2.0)
+        y = ops.add(branch, x)  # x reaches y twice: its gradients are summed
+        (y * random_array(shape, seed=33)).sum().backward()
+        return y.numpy(), x.grad
+
+    assert_same(*both_paths(run), rtol=1e-6, atol=1e-6)
+
+
+def test_more_parts_than_threads_each_run_once():
+    a, b = random_array((1001,), seed=34), random_array((1001,), seed=35)
+    out = np.full_like(a, np.nan)
+    native._run(native._library.add_forward, a, b, out, 0, a.size, 7)
+    np.testing.assert_array_equal(out, a + b)
+
+
+def test_kernels_called_from_several_python_threads_at_once():
+    """One job runs on the kernels' threads at a time; other callers run theirs alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    w = random_array((3, 3, 8, 16), seed=36)
+    inputs = [random_array((6, 12, 12, 8), seed=40 + k) for k in range(6)]
+    expected = [native.conv2d_forward(x, w, (1, 1), (1, 1), (1, 1), (12, 12)) for x in inputs]
+
+    def run(k):
+        return [native.conv2d_forward(inputs[k], w, (1, 1), (1, 1), (1, 1), (12, 12)).copy()
+                for _ in range(20)]  # fmt: skip
+
+    with ThreadPoolExecutor(4) as threads:
+        results = list(threads.map(run, range(6)))
+    for outs, reference in zip(results, expected):
+        for out in outs:
+            np.testing.assert_array_equal(out, reference)
+
+
+def _add_in_child(queue):
+    a = random_array((1 << 18,), seed=37)
+    queue.put(bool(np.array_equal(native.add(a, a), a + a)))
+
+
+def test_a_forked_child_starts_threads_of_its_own():
+    import multiprocessing
+
+    native.add(*[random_array((1 << 18,), seed=38)] * 2)  # the parent's threads are up
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_add_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0, "the child hung or failed"
+    assert queue.get(timeout=5)

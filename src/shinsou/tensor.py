@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 
-from . import backend
+from . import backend, native
 from .backend import xp
 
 _grad_enabled = True
@@ -515,6 +515,14 @@ def _accumulate_leaf(leaf, grad):
         xp.add(leaf.grad, grad, out=leaf.grad)
 
 
+def _sum(a, b):
+    """Two gradients of one tensor added, out of place: one array may be handed to several
+    inputs (add's backward passes its gradient to both)."""
+    if native.supports_add(a, b):
+        return native.add(a, b)  # one threaded pass into a recycled buffer
+    return a + b
+
+
 def _topological_order(root):
     """Nodes reachable from ``root``, each after every node that consumes its outputs."""
     order, visited = [], set()
@@ -560,8 +568,7 @@ def _run_backward(root, grad, retain_graph):
             if slots is None:
                 slots = pending[parent] = [None] * parent.num_outputs
             index = tensor_input._index
-            # Out of place: one array may be handed to several inputs (e.g. by add).
-            slots[index] = input_grad if slots[index] is None else slots[index] + input_grad
+            slots[index] = input_grad if slots[index] is None else _sum(slots[index], input_grad)
         if not retain_graph:
             node.backward = None
             node.inputs = ()

@@ -153,3 +153,17 @@ def test_matmul_shape_mismatch_names_op_and_shapes():
 def test_broadcast_mismatch_names_op_and_shapes():
     with pytest.raises(ValueError, match=r"add.*\(2, 3\).*\(4,\)"):
         ops.add(np.ones((2, 3)), np.ones(4))
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((300, 257), (300, 257))],  # the last one compiled
+)
+def test_add_relu_is_relu_of_the_sum(shapes):
+    a, b = random_array(shapes[0], seed=3), random_array(shapes[1], seed=4)
+    (out,) = check_parity(ops.add_relu, (lambda x, y: torch.relu(x + y)) if torch else None, a, b)
+    assert out.shape == np.broadcast_shapes(*shapes)
+
+
+def test_add_relu_gradient():
+    check_gradient(ops.add_relu, random_array((3, 4), seed=5), random_array((3, 4), seed=6))

@@ -177,6 +177,17 @@ class Add(_ElementwiseMerge):
 
     _combine = staticmethod(ops.add)
 
+    def call(self, inputs, _then_relu=False):
+        # _then_relu=True returns max(sum, 0): a functional model passes it when a ReLU
+        # follows that nothing else reads (Functional._relu_fusions); two inputs of one
+        # shape then take one pass each way.
+        if not _then_relu:
+            return super().call(inputs)
+        inputs = self._check_inputs(inputs)
+        if len(inputs) == 2 and inputs[0].shape == inputs[1].shape:
+            return ops.add_relu(*inputs)
+        return ops.relu(super().call(inputs))
+
 
 class Subtract(_ElementwiseMerge):
     """``inputs[0] - inputs[1]`` for a list of exactly two tensors.

@@ -9,9 +9,10 @@ stale, :func:`available` is False and the ops use their NumPy code, which comput
 same results up to float rounding (dropout draws other masks); so does setting the
 environment variable ``SHINSOU_NATIVE=0`` or running under :func:`disabled`.
 
-Each kernel works on a range of batch items or rows; :func:`split_batch` runs the ranges on
-all the CPU's cores at once (ctypes releases the GIL while C runs). Large outputs come from
-:func:`empty`, which recycles freed buffers.
+Each kernel cuts its work into parts, contiguous ranges of batch items or rows, and runs
+them at once on all the CPU's cores, on threads of its own (ctypes releases the GIL while C
+runs); passes over less than :data:`SPLIT_BYTES` stay on the calling thread. Large outputs
+come from :func:`empty`, which recycles freed buffers.
 
 Example:
     >>> import numpy as np
@@ -63,30 +64,36 @@ def _declare(library):
     """Argument types of every kernel (ctypes checks calls against them)."""
     p, n = ctypes.c_void_p, ctypes.c_long
     conv, pool = ctypes.POINTER(_Geometry), ctypes.POINTER(_PoolGeometry)
+    i, f = ctypes.c_int, ctypes.c_float
+    # Each (count, parts) pair: the items to work on and how many ranges to cut them into.
     signatures = {
-        "conv2d_forward": (ctypes.c_int, [p, p, p, n, n, conv]),
-        "conv2d_kernel_grad": (ctypes.c_int, [p, p, p, n, n, conv]),
-        "bias_act_forward": (None, [p, p, n, n, n, ctypes.c_int]),
-        "bias_act_backward": (None, [p, p, p, p, n, n, n, ctypes.c_int]),
-        "channel_sums": (None, [p, p, p, p, p, n, n, n]),
-        "channel_affine": (None, [p, p, p, p, p, p, ctypes.c_int, p, n, n, n]),
-        "col2im": (None, [p, p, n, n, conv]),
-        "adam_update": (None, [p, p, p, p, *[ctypes.c_float] * 4, n, n]),
-        "softmax_forward": (None, [p, p, n, n, n]),
-        "softmax_backward": (None, [p, p, p, n, n, n]),
-        "layer_norm_forward": (None, [p, p, p, p, p, p, ctypes.c_float, n, n, n]),
-        "layer_norm_backward": (None, [p, p, p, p, p, p, p, n, n, n]),
-        "dropout_apply": (None, [p, p, ctypes.c_ulonglong, ctypes.c_uint, ctypes.c_float, n, n]),
-        "lstm_step_forward": (None, [p, n, p, p, p, p, n, n, n, n]),
-        "lstm_step_backward": (None, [p, n, p, p, p, n, p, p, n, n, n]),
-        "relu_forward": (None, [p, p, n, n]),
-        "relu_backward": (None, [p, p, p, n, n]),
-        "max_pool_forward": (None, [p, p, p, n, n, pool]),
-        "max_pool_backward": (None, [p, p, p, n, n, pool]),
+        "conv2d_forward": [p, p, p, n, n, conv],
+        "conv2d_kernel_grad": [p, p, p, n, n, conv],
+        "bias_act_forward": [p, p, n, n, n, i],
+        "bias_act_backward": [p, p, p, p, n, n, n, i],
+        "channel_sums": [p, p, p, p, n, n, n],
+        "channel_affine": [p, p, p, p, p, p, i, p, n, n, n],
+        "col2im": [p, p, n, n, conv],
+        "adam_update": [p, p, p, p, f, f, f, f, n, n],
+        "softmax_forward": [p, p, n, n, n],
+        "softmax_backward": [p, p, p, n, n, n],
+        "layer_norm_forward": [p, p, p, p, p, p, f, n, n, n],
+        "layer_norm_backward": [p, p, p, p, p, p, p, n, n, n],
+        "dropout_apply": [p, p, ctypes.c_ulonglong, ctypes.c_uint, f, n, n],
+        "relu_forward": [p, p, n, n],
+        "relu_backward": [p, p, p, n, n],
+        "add_forward": [p, p, p, i, n, n],
+        "max_pool_forward": [p, p, p, n, n, pool],
+        "max_pool_backward": [p, p, p, n, n, pool],
     }
-    for name, (result, arguments) in signatures.items():
+    for name, arguments in signatures.items():
         function = getattr(library, name)
-        function.restype, function.argtypes = result, arguments
+        function.restype, function.argtypes = ctypes.c_int, arguments
+    # One LSTM step is small (batch x units): one thread, rows [start, stop).
+    library.lstm_step_forward.argtypes = [p, n, p, p, p, p, n, n, n, n]
+    library.lstm_step_backward.argtypes = [p, n, p, p, p, n, p, p, n, n, n]
+    for step in (library.lstm_step_forward, library.lstm_step_backward):
+        step.restype = None
 
 
 def _load():
@@ -182,11 +189,7 @@ def conv2d_forward(x, w, strides, dilations, pads_before=(0, 0), out_spatial=Non
         )
     out = empty((x.shape[0], *out_spatial, w.shape[-1]))
     geometry = _geometry(x.shape, w.shape, out_spatial, strides, dilations, pads_before)
-
-    def run(start, stop):
-        _run(_library.conv2d_forward, x, w, out, start, stop, geometry)
-
-    split_batch(run, x.shape[0])
+    _run(_library.conv2d_forward, x, w, out, *_batch(x.shape[0]), geometry)
     return out
 
 
@@ -201,11 +204,10 @@ def conv2d_kernel_grad(x, grad, w_shape, strides, dilations, pads_before=(0, 0))
     """
     x, grad = numpy.ascontiguousarray(x), numpy.ascontiguousarray(grad)
     geometry = _geometry(x.shape, w_shape, grad.shape[1:3], strides, dilations, pads_before)
-
-    def run(start, stop, total):
-        _run(_library.conv2d_kernel_grad, x, grad, total, start, stop, geometry)
-
-    return split_sums(run, x.shape[0], w_shape, numpy.float32)
+    count, parts = _batch(x.shape[0])
+    totals = numpy.zeros((parts, *w_shape), numpy.float32)
+    _run(_library.conv2d_kernel_grad, x, grad, totals, count, parts, geometry)
+    return _added(totals)
 
 
 def col2im(columns, dx, kernel_shape, strides, dilations, pads_before, out_spatial):
@@ -222,7 +224,7 @@ def col2im(columns, dx, kernel_shape, strides, dilations, pads_before, out_spati
     columns = numpy.ascontiguousarray(columns)
     kernel = (*kernel_shape, dx.shape[-1], 0)
     geometry = _geometry(dx.shape, kernel, out_spatial, strides, dilations, pads_before)
-    split_batch(lambda a, b: _run(_library.col2im, columns, dx, a, b, geometry), dx.shape[0])
+    _run(_library.col2im, columns, dx, *_batch(dx.shape[0]), geometry)
     return dx
 
 
@@ -310,9 +312,7 @@ def bias_act(y, bias, relu: bool):
     """
     rows = y.reshape(-1, y.shape[-1])
     bias = numpy.ascontiguousarray(bias, numpy.float32)
-    split_rows(
-        lambda a, b: _run(_library.bias_act_forward, rows, bias, a, b, rows.shape[1], relu), rows
-    )
+    _run(_library.bias_act_forward, rows, bias, *_split(rows), rows.shape[1], relu)
     return y
 
 
@@ -329,16 +329,10 @@ def bias_act_grad(g, y, relu: bool, bias_grad: bool):
     """
     rows, outputs = g.reshape(-1, g.shape[-1]), y.reshape(-1, y.shape[-1])
     grad = empty(rows.shape)
-    channels = rows.shape[1]
-
-    def run(start, stop, total=None):
-        _run(_library.bias_act_backward, rows, outputs, grad, total, start, stop, channels, relu)
-
-    if not bias_grad:
-        split_rows(run, rows)
-        return grad.reshape(g.shape), None
-    total = split_sums(run, rows.shape[0], (channels,), numpy.float64, _row_parts(rows))
-    return grad.reshape(g.shape), total.astype(g.dtype)
+    count, parts = _split(rows)
+    totals = numpy.zeros((parts, rows.shape[1]), numpy.float64) if bias_grad else None
+    _run(_library.bias_act_backward, rows, outputs, grad, totals, count, parts, rows.shape[1], relu)
+    return grad.reshape(g.shape), None if totals is None else _added(totals).astype(g.dtype)
 
 
 def channel_sums(a, b, mask=None):
@@ -350,12 +344,10 @@ def channel_sums(a, b, mask=None):
         >>> [total.tolist() for total in channel_sums(a, a)]
         [[4.0, 6.0], [10.0, 20.0]]
     """
-    channels = a.shape[1]
-
-    def run(start, stop, totals):
-        _run(_library.channel_sums, a, b, mask, *totals, start, stop, channels)
-
-    sum_a, sum_ab = split_sums(run, a.shape[0], (2, channels), numpy.float64, _row_parts(a))
+    count, parts = _split(a)
+    totals = numpy.zeros((parts, 2, a.shape[1]), numpy.float64)
+    _run(_library.channel_sums, a, b, mask, totals, count, parts, a.shape[1])
+    sum_a, sum_ab = _added(totals)
     return sum_a, sum_ab
 
 
@@ -373,15 +365,10 @@ def channel_affine(a, scale_a, shift, b=None, scale_b=None, mask=None, relu=Fals
     out = empty(a.shape)
     vectors = [numpy.ascontiguousarray(v, numpy.float32) for v in (scale_a, shift)]
     scale_b = None if b is None else numpy.ascontiguousarray(scale_b, numpy.float32)
-    channels = a.shape[1]
-
-    def run(start, stop):
-        _run(
-            _library.channel_affine, a, vectors[0], b, scale_b, vectors[1], mask, relu, out,
-            start, stop, channels,
-        )  # fmt: skip
-
-    split_rows(run, a)
+    _run(
+        _library.channel_affine, a, vectors[0], b, scale_b, vectors[1], mask, relu, out,
+        *_split(a), a.shape[1],
+    )  # fmt: skip
     return out
 
 
@@ -393,8 +380,7 @@ def relu(x):
         [0.0, 2.0]
     """
     out = empty(x.shape)
-    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-    split_rows(lambda a, b: _run(_library.relu_forward, flat_x, flat_out, a, b), flat_x)
+    _run(_library.relu_forward, x, out, *_elements(x))
     return out
 
 
@@ -407,9 +393,44 @@ def relu_grad(g, x):
         [0.0, 1.0]
     """
     grad = empty(x.shape)
-    flats = (g.reshape(-1), x.reshape(-1), grad.reshape(-1))
-    split_rows(lambda a, b: _run(_library.relu_backward, *flats, a, b), flats[0])
+    _run(_library.relu_backward, g, x, grad, *_elements(x))
     return grad
+
+
+# Below this many elements NumPy's own add is as fast (no threads, no recycling to gain).
+_ADD_ELEMENTS = 1 << 16
+
+
+def supports_add(a, b) -> bool:
+    """Whether :func:`add` takes these arrays and gains over NumPy: float32, C-contiguous,
+    one shape, at least 64 Ki elements.
+
+    Example:
+        >>> supports_add(numpy.ones(3, "float32"), numpy.ones(3, "float32"))
+        False
+    """
+    return (
+        available()
+        and a.shape == b.shape
+        and a.size >= _ADD_ELEMENTS
+        and a.dtype == b.dtype == numpy.float32
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    )
+
+
+def add(a, b, relu: bool = False):
+    """``a + b`` of two C-contiguous float32 arrays of one shape, then ``max(·, 0)`` when
+    ``relu`` (NaN kept), as a new array: a residual sum, and the ReLU that often follows it.
+
+    Example:
+        >>> a, b = numpy.array([1.0, -3.0], "float32"), numpy.ones(2, "float32")
+        >>> add(a, b).tolist(), add(a, b, relu=True).tolist()
+        ([2.0, -2.0], [2.0, 0.0])
+    """
+    out = empty(a.shape)
+    _run(_library.add_forward, a, b, out, relu, *_elements(a))
+    return out
 
 
 def dropout_apply(x, seed: int, threshold: int, scale: float):
@@ -424,12 +445,7 @@ def dropout_apply(x, seed: int, threshold: int, scale: float):
         True
     """
     out = empty(x.shape)
-    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-
-    def run(start, stop):
-        _run(_library.dropout_apply, flat_x, flat_out, seed, threshold, scale, start, stop)
-
-    split_rows(run, flat_x)
+    _run(_library.dropout_apply, x, out, seed, threshold, scale, *_elements(x))
     return out
 
 
@@ -446,24 +462,10 @@ def layer_norm(rows, gamma, beta, epsilon: float):
     gamma, beta = (
         None if v is None else numpy.ascontiguousarray(v, numpy.float32) for v in (gamma, beta)
     )
-    features = rows.shape[1]
-
-    def run(start, stop):
-        _run(
-            _library.layer_norm_forward,
-            rows,
-            gamma,
-            beta,
-            y,
-            xhat,
-            inv_std,
-            epsilon,
-            start,
-            stop,
-            features,
-        )
-
-    split_rows(run, rows)
+    _run(
+        _library.layer_norm_forward, rows, gamma, beta, y, xhat, inv_std, epsilon,
+        *_split(rows), rows.shape[1],
+    )  # fmt: skip
     return y, xhat, inv_std
 
 
@@ -478,29 +480,19 @@ def layer_norm_grad(g, xhat, inv_std, gamma, want_x: bool, want_gamma: bool, wan
         >>> grad_x.tolist(), grad_beta.tolist()
         ([[0.0, 0.0]], [1.0, 1.0])
     """
-    features = g.shape[1]
     grad_x = empty(g.shape) if want_x else None
     gamma = None if gamma is None else numpy.ascontiguousarray(gamma, numpy.float32)
     wants = (want_gamma, want_beta)
-
-    def run(start, stop, totals):
-        sums = (total if want else None for total, want in zip(totals, wants))
-        _run(
-            _library.layer_norm_backward,
-            g,
-            xhat,
-            inv_std,
-            gamma,
-            grad_x,
-            *sums,
-            start,
-            stop,
-            features,
-        )
-
-    totals = split_sums(run, g.shape[0], (2, features), numpy.float64, _row_parts(g))
-    grad_gamma, grad_beta = (t.astype(numpy.float32) if w else None for t, w in zip(totals, wants))
-    return grad_x, grad_gamma, grad_beta
+    count, parts = _split(g)
+    totals = numpy.zeros((parts, 2, g.shape[1]), numpy.float64)
+    # Part 0's gamma and beta totals; the kernel finds the other parts' 2F further on each.
+    sums = (totals[0, k].ctypes.data if want else None for k, want in enumerate(wants))
+    _run(
+        _library.layer_norm_backward, g, xhat, inv_std, gamma, grad_x, *sums, count, parts,
+        g.shape[1],
+    )  # fmt: skip
+    grads = (t.astype(numpy.float32) if w else None for t, w in zip(_added(totals), wants))
+    return grad_x, *grads
 
 
 def softmax(rows):
@@ -511,8 +503,7 @@ def softmax(rows):
         [[0.5, 0.5], [1.0, 0.0]]
     """
     out = empty(rows.shape)
-    features = rows.shape[1]
-    split_rows(lambda a, b: _run(_library.softmax_forward, rows, out, a, b, features), rows)
+    _run(_library.softmax_forward, rows, out, *_split(rows), rows.shape[1])
     return out
 
 
@@ -525,8 +516,7 @@ def softmax_grad(g, y):
         [[0.25, -0.25]]
     """
     grad = empty(g.shape)
-    features = g.shape[1]
-    split_rows(lambda a, b: _run(_library.softmax_backward, g, y, grad, a, b, features), g)
+    _run(_library.softmax_backward, g, y, grad, *_split(g), g.shape[1])
     return grad
 
 
@@ -544,45 +534,35 @@ def adam_update(param, grad, momentum, velocity, beta_1, beta_2, epsilon, alpha)
     """
     # 1 - beta in double, then rounded, as NumPy rounds the Python float it is given.
     arguments = (1.0 - beta_1, 1.0 - beta_2, epsilon, alpha)
-
-    def run(start, stop):
-        _run(_library.adam_update, param, grad, momentum, velocity, *arguments, start, stop)
-
-    split_rows(run, param)
+    _run(_library.adam_update, param, grad, momentum, velocity, *arguments, *_elements(param))
 
 
-# Below this many bytes a pass over memory stays on the calling thread: handing half of
-# it to a worker costs ~50 us, what one thread needs for about 1 MB.
+# Below this many bytes a pass over memory stays on the calling thread: handing part of it
+# to another thread costs a few microseconds, what one thread needs for ~100 KB; but a pass
+# that small is mostly in one core's cache already.
 SPLIT_BYTES = 1 << 21
 
 
-def split_rows(work, rows) -> None:
-    """:func:`split_batch` over the rows of a 2-D array; arrays under :data:`SPLIT_BYTES`
-    stay on one thread."""
-    split_batch(work, rows.shape[0], parts=_row_parts(rows))
+def _split(array):
+    """``(count, parts)`` for a kernel's pass over the rows of a 2-D ``array``: all cores,
+    or one below :data:`SPLIT_BYTES`."""
+    count = array.shape[0]
+    return count, 1 if array.nbytes < SPLIT_BYTES else _cores(count)
 
 
-def _row_parts(rows):
-    return 1 if rows.nbytes < SPLIT_BYTES else None
+def _elements(array):
+    """``(count, parts)`` for an elementwise kernel's pass over ``array``."""
+    return _split(array.reshape(-1))
 
 
-def split_sums(work, count: int, shape, dtype, parts: int | None = None):
-    """Run ``work(start, stop, total)`` like :func:`split_batch`, each range adding into its
-    own zeroed ``total`` of ``shape``; returns the sum of the totals (in range order, so
-    the result does not depend on which thread finished first). The totals are allocated
-    here, before the threads start: allocating inside them cost a ResNet-20 step 16 ms.
+def _batch(count: int):
+    """``(count, parts)`` for a kernel's pass over a batch: one part per core."""
+    return count, max(_cores(count), 1)
 
-    Example:
-        >>> def count_items(start, stop, total):
-        ...     total += stop - start
-        >>> split_sums(count_items, 10, (1,), "int64", parts=3).tolist()
-        [10]
-    """
-    parts = max(min(parts, count) if parts else _cores(count), 1)
-    totals = numpy.zeros((parts, *shape), dtype)
-    starts = {count * part // parts: part for part in range(parts)}
-    split_batch(lambda a, b: work(a, b, totals[starts[a]]), count, parts)
-    return totals.sum(axis=0) if parts > 1 else totals[0]
+
+def _added(totals):
+    """The sum of per-part totals ``(parts, ...)``, added in part order."""
+    return totals.sum(axis=0) if len(totals) > 1 else totals[0]
 
 
 # -- max pooling ------------------------------------------------------------------------
@@ -602,7 +582,7 @@ def max_pool(x, pool_shape, strides, pads_before, out_spatial):
     out = empty((batch, *out_spatial, channels))
     winner = empty(out.shape, numpy.uint8)
     geometry = _PoolGeometry(*x.shape[1:], *out_spatial, *pool_shape, *strides, *pads_before)
-    split_batch(lambda a, b: _run(_library.max_pool_forward, x, out, winner, a, b, geometry), batch)
+    _run(_library.max_pool_forward, x, out, winner, *_batch(batch), geometry)
     return out, winner
 
 
@@ -619,10 +599,7 @@ def max_pool_grad(g, winner, x_shape, pool_shape, strides, pads_before):
     g = numpy.ascontiguousarray(g)
     grad = empty(x_shape)
     geometry = _PoolGeometry(*x_shape[1:], *g.shape[1:3], *pool_shape, *strides, *pads_before)
-
-    split_batch(
-        lambda a, b: _run(_library.max_pool_backward, g, winner, grad, a, b, geometry), x_shape[0]
-    )
+    _run(_library.max_pool_backward, g, winner, grad, *_batch(x_shape[0]), geometry)
     return grad
 
 

@@ -13,8 +13,9 @@
  * Plain C with GCC/Clang vector extensions: one `vf` holds 16 floats, one AVX-512
  * register (the compiler splits it in two on AVX2 machines). Filters come in groups of
  * up to four vectors (F must be a multiple of 16; shinsou falls back to NumPy otherwise).
- * Each function works on batch items [n0, n1) so that Python threads can split a batch
- * (ctypes releases the GIL during the call).
+ * Each kernel works on a range of batch items, rows or elements; the entry points at the
+ * end of this file split their work into ranges and run them on a pool of threads (see
+ * "threads" there). ctypes releases the GIL for the call.
  *
  * Layouts (all C-contiguous float32):
  *   x    (N, H, W, C)      the input, unpadded
@@ -23,9 +24,13 @@
  * Output pixel (oh, ow) reads x[oh*sh + i*dh - ph, ow*sw + j*dw - pw] for tap (i, j), or
  * zero where that falls outside the input.
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef float vf __attribute__((vector_size(64)));
 typedef int vi __attribute__((vector_size(64)));
@@ -170,8 +175,8 @@ static void fill_patch(float *patch, const float *image, long h0, long w0, long 
 
 /* out[n0:n1] = conv(x[n0:n1], w). Returns -1 (and writes nothing) unless F % 16 == 0, or
  * -2 if a border patch could not be allocated. */
-int conv2d_forward(const float *x, const float *w, float *out, long n0, long n1,
-                   const geometry *g) {
+static int conv2d_forward_range(const float *x, const float *w, float *out, long n0, long n1,
+                                const geometry *g) {
   if (g->F % V != 0) return -1;
   /* The widest input span a tile reads, for the border patches. */
   long most_pixels = 14;
@@ -319,8 +324,8 @@ static void kernel_grad_block_3wide(int channels, int vectors, const float *x,
 
 /* dw += the kernel gradient of conv(x[n0:n1], .) given the output gradient grad[n0:n1].
  * Returns -1 (and adds nothing) unless F % 16 == 0. */
-int conv2d_kernel_grad(const float *x, const float *grad, float *dw, long n0, long n1,
-                       const geometry *g) {
+static int conv2d_kernel_grad_range(const float *x, const float *grad, float *dw, long n0,
+                                    long n1, const geometry *g) {
   if (g->F % V != 0) return -1;
   const long C = g->C, F = g->F;
   /* 3-wide stride-1 kernels with 16-32 filters slide along the rows (1.3-1.6x). */
@@ -379,7 +384,8 @@ int conv2d_kernel_grad(const float *x, const float *grad, float *dw, long n0, lo
  * rows [r0, r1). */
 
 /* y[r, c] = y[r, c] + bias[c], then max(y, 0) when relu. */
-void bias_act_forward(float *y, const float *bias, long r0, long r1, long C, int relu) {
+static void bias_act_forward_range(float *y, const float *bias, long r0, long r1, long C,
+                                   int relu) {
   for (long r = r0; r < r1; r++) {
     float *row = y + r * C;
     if (relu) {
@@ -395,8 +401,8 @@ void bias_act_forward(float *y, const float *bias, long r0, long r1, long C, int
 
 /* Gradient of bias_act_forward: grad_in = g masked where y <= 0 (when relu), and
  * bias_sum[c] += sum over the rows of grad_in[r, c] (NULL: not wanted). */
-void bias_act_backward(const float *g, const float *y, float *grad_in, double *bias_sum,
-                       long r0, long r1, long C, int relu) {
+static void bias_act_backward_range(const float *g, const float *y, float *grad_in,
+                                    double *bias_sum, long r0, long r1, long C, int relu) {
   enum { BLOCK = 64, ROWS = 256 };
   for (long c0 = 0; c0 < C; c0 += BLOCK) {
     long width = C - c0 < BLOCK ? C - c0 : BLOCK;
@@ -453,8 +459,8 @@ INLINE void channel_sums_vectors(const int VECTORS, const float *a, const float 
 
 /* sum_a[c] += sum of a[r, c]; sum_ab[c] += sum of a[r, c] * b[r, c] (float blocks of 256
  * rows, added up in double), with a taken as 0 where mask (may be NULL) is at most 0. */
-void channel_sums(const float *a, const float *b, const float *mask, double *sum_a,
-                  double *sum_ab, long r0, long r1, long C) {
+static void channel_sums_range(const float *a, const float *b, const float *mask, double *sum_a,
+                               double *sum_ab, long r0, long r1, long C) {
   switch (C) {
     case 16: channel_sums_vectors(1, a, b, mask, sum_a, sum_ab, r0, r1); return;
     case 32: channel_sums_vectors(2, a, b, mask, sum_a, sum_ab, r0, r1); return;
@@ -512,9 +518,9 @@ INLINE void channel_affine_vectors(const int VECTORS, const float *a, const floa
 /* out[r, c] = a[r, c] * scale_a[c] + b[r, c] * scale_b[c] + shift[c], then max(out, 0)
  * when relu (NaN kept); b may be NULL, and is taken as 0 where mask (may be NULL) is at
  * most 0. */
-void channel_affine(const float *a, const float *scale_a, const float *b, const float *scale_b,
-                    const float *shift, const float *mask, int relu, float *out, long r0,
-                    long r1, long C) {
+static void channel_affine_range(const float *a, const float *scale_a, const float *b,
+                                 const float *scale_b, const float *shift, const float *mask,
+                                 int relu, float *out, long r0, long r1, long C) {
   switch (C) {
 #define AFFINE(VECTORS) \
   channel_affine_vectors(VECTORS, a, scale_a, b, scale_b, shift, mask, relu, out, r0, r1); \
@@ -545,8 +551,8 @@ typedef struct {
 
 /* out = the largest value of each window; winner = its tap (i * KW + j), the first in
  * row-major order on ties. Windows must each hold at least one input pixel. */
-void max_pool_forward(const float *x, float *out, unsigned char *winner, long n0, long n1,
-                      const pool_geometry *g) {
+static void max_pool_forward_range(const float *x, float *out, unsigned char *winner, long n0,
+                                   long n1, const pool_geometry *g) {
   const long C = g->C;
   for (long n = n0; n < n1; n++) {
     for (long oh = 0; oh < g->OH; oh++) {
@@ -582,8 +588,8 @@ void max_pool_forward(const float *x, float *out, unsigned char *winner, long n0
 /* grad_x[n0:n1] = each window's output gradient at its winning tap, zero elsewhere. When
  * the windows tile the input (stride = pool, no padding) each position is written once and
  * only the uncovered edge is cleared first; otherwise the image is cleared and added to. */
-void max_pool_backward(const float *grad, const unsigned char *winner, float *grad_x, long n0,
-                       long n1, const pool_geometry *g) {
+static void max_pool_backward_range(const float *grad, const unsigned char *winner,
+                                    float *grad_x, long n0, long n1, const pool_geometry *g) {
   const long C = g->C, H = g->H, W = g->W;
   long covered_h = g->OH * g->KH, covered_w = g->OW * g->KW;
   int tiles = g->sh == g->KH && g->sw == g->KW && g->ph == 0 && g->pw == 0 &&
@@ -620,15 +626,28 @@ void max_pool_backward(const float *grad, const unsigned char *winner, float *gr
   }
 }
 
-/* -- ReLU over flat arrays, elements [i0, i1) ------------------------------------------ */
+/* -- ReLU and sums over flat arrays, elements [i0, i1) ------------------------------ */
 
-void relu_forward(const float *x, float *out, long i0, long i1) {
+static void relu_forward_range(const float *x, float *out, long i0, long i1) {
   for (long i = i0; i < i1; i++) out[i] = x[i] <= 0.f ? 0.f : x[i]; /* NaN kept */
 }
 
 /* grad_in = g where x > 0 (or NaN), else 0. */
-void relu_backward(const float *g, const float *x, float *grad_in, long i0, long i1) {
+static void relu_backward_range(const float *g, const float *x, float *grad_in, long i0,
+                                long i1) {
   for (long i = i0; i < i1; i++) grad_in[i] = x[i] <= 0.f ? 0.f : g[i];
+}
+
+/* out = a + b, then max(out, 0) when relu (NaN kept): a residual sum and the ReLU after it. */
+static void add_forward_range(const float *a, const float *b, float *out, int relu, long i0,
+                              long i1) {
+  if (relu)
+    for (long i = i0; i < i1; i++) {
+      float v = a[i] + b[i];
+      out[i] = v <= 0.f ? 0.f : v;
+    }
+  else
+    for (long i = i0; i < i1; i++) out[i] = a[i] + b[i];
 }
 
 /* -- col2im: the input gradient's scatter for strided convolutions --------------------- */
@@ -636,7 +655,7 @@ void relu_backward(const float *g, const float *x, float *grad_in, long i0, long
 /* dx[n0:n1] += every window's row of `columns` ((N*OH*OW, KH*KW*C), taps then channels)
  * added back where the window read it; positions in the padding are dropped. Uses the
  * convolution geometry (F unused). */
-void col2im(const float *columns, float *dx, long n0, long n1, const geometry *g) {
+static void col2im_range(const float *columns, float *dx, long n0, long n1, const geometry *g) {
   const long C = g->C, taps = g->KH * g->KW;
   for (long n = n0; n < n1; n++) {
     float *image = dx + n * g->H * g->W * C;
@@ -756,8 +775,8 @@ INLINE unsigned long long mix64(unsigned long long z) {
 /* out[i] = x[i] * scale where the top 32 bits of mix64(seed + i) reach `threshold`, else 0,
  * for i in [i0, i1). The mask depends only on (seed, i): any split of the work gives the
  * same result, and the backward pass recomputes it instead of storing it. */
-void dropout_apply(const float *x, float *out, unsigned long long seed, unsigned int threshold,
-                   float scale, long i0, long i1) {
+static void dropout_apply_range(const float *x, float *out, unsigned long long seed,
+                                unsigned int threshold, float scale, long i0, long i1) {
   for (long i = i0; i < i1; i++) {
     unsigned int bits = (unsigned int)(mix64(seed + (unsigned long long)i) >> 32);
     out[i] = bits >= threshold ? x[i] * scale : 0.f;
@@ -779,8 +798,9 @@ INLINE float row_dot(const float *a, const float *b, long F) {
 
 /* Per row: xhat = (x - mean) / sqrt(var + epsilon) (kept for the backward pass, with
  * inv_std), y = xhat * gamma + beta (either may be NULL). Rows [r0, r1). */
-void layer_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
-                        float *xhat, float *inv_std, float epsilon, long r0, long r1, long F) {
+static void layer_norm_forward_range(const float *x, const float *gamma, const float *beta,
+                                     float *y, float *xhat, float *inv_std, float epsilon,
+                                     long r0, long r1, long F) {
   for (long r = r0; r < r1; r++) {
     const float *xr = x + r * F;
     float *xh = xhat + r * F, *yr = y + r * F;
@@ -798,9 +818,9 @@ void layer_norm_forward(const float *x, const float *gamma, const float *beta, f
 
 /* Gradients of layer_norm_forward given dL/dy: grad_x (NULL: not wanted) per row, and the
  * column sums of g * xhat and of g added into grad_gamma and grad_beta (NULL: not wanted). */
-void layer_norm_backward(const float *g, const float *xhat, const float *inv_std,
-                         const float *gamma, float *grad_x, double *grad_gamma,
-                         double *grad_beta, long r0, long r1, long F) {
+static void layer_norm_backward_range(const float *g, const float *xhat, const float *inv_std,
+                                      const float *gamma, float *grad_x, double *grad_gamma,
+                                      double *grad_beta, long r0, long r1, long F) {
   for (long r = r0; r < r1; r++) {
     const float *gr = g + r * F, *xh = xhat + r * F;
     if (grad_gamma)
@@ -839,7 +859,7 @@ INLINE float row_max(const float *a, long F) {
 }
 
 /* y = exp(x - max) / sum(exp(x - max)) per row, rows [r0, r1). */
-void softmax_forward(const float *x, float *y, long r0, long r1, long F) {
+static void softmax_forward_range(const float *x, float *y, long r0, long r1, long F) {
   for (long r = r0; r < r1; r++) {
     const float *xr = x + r * F;
     float *yr = y + r * F;
@@ -851,7 +871,8 @@ void softmax_forward(const float *x, float *y, long r0, long r1, long F) {
 }
 
 /* dx = y (g - sum(g y)) per row. */
-void softmax_backward(const float *g, const float *y, float *dx, long r0, long r1, long F) {
+static void softmax_backward_range(const float *g, const float *y, float *dx, long r0, long r1,
+                                   long F) {
   for (long r = r0; r < r1; r++) {
     const float *gr = g + r * F, *yr = y + r * F;
     float *out = dx + r * F;
@@ -863,12 +884,12 @@ void softmax_backward(const float *g, const float *y, float *dx, long r0, long r
 /* -- Adam: one pass over a flat chunk of parameters, elements [i0, i1) ----------------- */
 
 /* m += (g - m) keep_1; v += (g^2 - v) keep_2; w -= alpha m / (sqrt(v) + epsilon), with
- * keep = 1 - beta (Keras's form; alpha carries the bias corrections). Rounded step by step as NumPy would
- * (no fused multiply-adds): where v is tiny the update is sensitive to the last bit, and
- * the same rounding keeps the two code paths' trajectories together. */
+ * keep = 1 - beta (Keras's form; alpha carries the bias corrections). Rounded step by step
+ * as NumPy would (no fused multiply-adds): where v is tiny the update is sensitive to the
+ * last bit, and the same rounding keeps the two code paths' trajectories together. */
 __attribute__((optimize("fp-contract=off")))
-void adam_update(float *w, const float *g, float *m, float *v, float keep_1, float keep_2,
-                 float epsilon, float alpha, long i0, long i1) {
+static void adam_update_range(float *w, const float *g, float *m, float *v, float keep_1,
+                              float keep_2, float epsilon, float alpha, long i0, long i1) {
 #pragma GCC ivdep
   for (long i = i0; i < i1; i++) {
     float mi = m[i] + (g[i] - m[i]) * keep_1;
@@ -877,4 +898,418 @@ void adam_update(float *w, const float *g, float *m, float *v, float keep_1, flo
     v[i] = vi_;
     w[i] -= mi / (__builtin_sqrtf(vi_) + epsilon) * alpha;
   }
+}
+
+/* -- threads ---------------------------------------------------------------------------- */
+/* An entry point cuts its work into `parts` contiguous ranges ([count * p / parts, count *
+ * (p + 1) / parts) for part p) and runs them at once on the calling thread and on worker
+ * threads started on first use. Kernels that sum over their range add into a total of
+ * their own per part (the caller adds the totals up in part order, so results do not
+ * depend on timing).
+ *
+ * Why not Python threads: a hand-off through Python's thread pool cost ~60 us (the worker
+ * waking, then taking the GIL), a tenth of a ResNet-20 kernel. These workers spin for
+ * SPIN_NS after each job, so that the next one, usually within a few hundred microseconds,
+ * starts at once; then they sleep on a condition variable. One job runs at a time: a call
+ * that finds the pool busy (another Python thread) runs its parts itself, one by one. */
+
+typedef int (*part_task)(const void *job, long start, long stop, long part);
+
+enum { MAX_THREADS = 64 };
+static const long SPIN_NS = 300000;
+
+static struct {
+  pthread_mutex_t busy;        /* held by the thread whose job the workers run */
+  pthread_mutex_t lock;        /* with `wake`: where idle workers sleep */
+  pthread_cond_t wake;
+  int started;                 /* workers 1..started exist */
+  atomic_int sleepers;
+  atomic_ulong ticket[MAX_THREADS]; /* bumped for each job worker t takes part in */
+  atomic_long pending;         /* workers still on the current job */
+  atomic_int status;           /* a failing part's status, else 0 */
+  part_task task;
+  const void *job;
+  long count, parts, threads;
+} pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER};
+
+static long monotonic_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+INLINE void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* Thread t's parts of the current job: t, t + threads, ... */
+static void run_share(long t) {
+  for (long p = t; p < pool.parts; p += pool.threads) {
+    long start = pool.count * p / pool.parts, stop = pool.count * (p + 1) / pool.parts;
+    int status = pool.task(pool.job, start, stop, p);
+    if (status) atomic_store(&pool.status, status);
+  }
+}
+
+static unsigned long next_ticket(long t, unsigned long seen) {
+  long deadline = monotonic_ns() + SPIN_NS;
+  for (long i = 1;; i++) {
+    unsigned long ticket = atomic_load_explicit(&pool.ticket[t], memory_order_acquire);
+    if (ticket != seen) return ticket;
+    cpu_relax();
+    if (i % 256 == 0 && monotonic_ns() > deadline) break;
+  }
+  /* Sleep. The count of sleepers goes up before the ticket is read again, and run_parts
+   * bumps the ticket before it reads the count: one of the two sees the other. */
+  pthread_mutex_lock(&pool.lock);
+  atomic_fetch_add(&pool.sleepers, 1);
+  unsigned long ticket;
+  while ((ticket = atomic_load(&pool.ticket[t])) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+  atomic_fetch_sub(&pool.sleepers, 1);
+  pthread_mutex_unlock(&pool.lock);
+  return ticket;
+}
+
+static void *worker_main(void *argument) {
+  long t = (long)argument;
+  unsigned long seen = 0;
+  for (;;) {
+    seen = next_ticket(t, seen);
+    run_share(t);
+    atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+  }
+  return NULL;
+}
+
+/* A forked child has none of the parent's threads: start over. */
+static void forget_workers(void) {
+  pthread_mutex_init(&pool.busy, NULL);
+  pthread_mutex_init(&pool.lock, NULL);
+  pthread_cond_init(&pool.wake, NULL);
+  pool.started = 0;
+  atomic_store(&pool.sleepers, 0);
+  for (int t = 0; t < MAX_THREADS; t++) atomic_store(&pool.ticket[t], 0);
+}
+
+static void register_fork_handler(void) { pthread_atfork(NULL, NULL, forget_workers); }
+
+/* Start workers up to `wanted` (called with `busy` held); returns how many exist. */
+static long start_workers(long wanted) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, register_fork_handler);
+  while (pool.started < wanted) {
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    int failed = pthread_create(&thread, &attributes, worker_main, (void *)(pool.started + 1L));
+    pthread_attr_destroy(&attributes);
+    if (failed) break;
+    pool.started++;
+  }
+  return pool.started;
+}
+
+/* Run task over [0, count) cut into `parts` ranges; returns the first nonzero status of a
+ * part, else 0. */
+static int run_parts(part_task task, const void *job, long count, long parts) {
+  if (parts > count) parts = count;
+  if (parts < 1) parts = 1;
+  long threads = parts < MAX_THREADS ? parts : MAX_THREADS;
+  if (threads > 1 && pthread_mutex_trylock(&pool.busy) == 0) {
+    long workers = start_workers(threads - 1);
+    if (workers >= 1) {
+      threads = workers + 1 < threads ? workers + 1 : threads;
+      pool.task = task, pool.job = job, pool.count = count, pool.parts = parts;
+      pool.threads = threads;
+      atomic_store(&pool.status, 0);
+      atomic_store(&pool.pending, threads - 1);
+      for (long t = 1; t < threads; t++) atomic_fetch_add(&pool.ticket[t], 1);
+      if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+      }
+      run_share(0);
+      for (long i = 1; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++)
+        if (i < 4096) cpu_relax(); else sched_yield();
+      int status = atomic_load(&pool.status);
+      pthread_mutex_unlock(&pool.busy);
+      return status;
+    }
+    pthread_mutex_unlock(&pool.busy);
+  }
+  int status = 0;
+  for (long p = 0; p < parts; p++) {
+    int s = task(job, count * p / parts, count * (p + 1) / parts, p);
+    if (s) status = s;
+  }
+  return status;
+}
+
+/* -- entry points ------------------------------------------------------------------------ */
+/* Each kernel above, over all of its work cut into `parts` (see "threads"): a job struct
+ * with its arguments, a task that runs one range, the exported function. Per-part totals
+ * (kernel, bias, batch-norm and layer-norm gradients) are `parts` consecutive blocks, the
+ * first at the pointer given. */
+
+typedef struct { const float *x, *w; float *out; const geometry *g; } conv_job;
+
+static int conv2d_forward_part(const void *job, long n0, long n1, long part) {
+  const conv_job *j = job;
+  (void)part;
+  return conv2d_forward_range(j->x, j->w, j->out, n0, n1, j->g);
+}
+
+int conv2d_forward(const float *x, const float *w, float *out, long n, long parts,
+                   const geometry *g) {
+  if (g->F % V != 0) return -1;
+  return run_parts(conv2d_forward_part, &(conv_job){x, w, out, g}, n, parts);
+}
+
+static int conv2d_kernel_grad_part(const void *job, long n0, long n1, long part) {
+  const conv_job *j = job; /* x, grad (as w), dw totals (as out) */
+  const geometry *g = j->g;
+  return conv2d_kernel_grad_range(j->x, j->w, j->out + part * g->KH * g->KW * g->C * g->F,
+                                  n0, n1, g);
+}
+
+int conv2d_kernel_grad(const float *x, const float *grad, float *dw, long n, long parts,
+                       const geometry *g) {
+  if (g->F % V != 0) return -1;
+  return run_parts(conv2d_kernel_grad_part, &(conv_job){x, grad, dw, g}, n, parts);
+}
+
+typedef struct { const float *columns; float *dx; const geometry *g; } col2im_job;
+
+static int col2im_part(const void *job, long n0, long n1, long part) {
+  const col2im_job *j = job;
+  (void)part;
+  col2im_range(j->columns, j->dx, n0, n1, j->g);
+  return 0;
+}
+
+int col2im(const float *columns, float *dx, long n, long parts, const geometry *g) {
+  return run_parts(col2im_part, &(col2im_job){columns, dx, g}, n, parts);
+}
+
+typedef struct { const float *g, *y; float *grad_in; double *bias_sum; float *y_out;
+                 const float *bias; long C; int relu; } bias_job;
+
+static int bias_act_forward_part(const void *job, long r0, long r1, long part) {
+  const bias_job *j = job;
+  (void)part;
+  bias_act_forward_range(j->y_out, j->bias, r0, r1, j->C, j->relu);
+  return 0;
+}
+
+int bias_act_forward(float *y, const float *bias, long rows, long parts, long C, int relu) {
+  bias_job job = {.y_out = y, .bias = bias, .C = C, .relu = relu};
+  return run_parts(bias_act_forward_part, &job, rows, parts);
+}
+
+static int bias_act_backward_part(const void *job, long r0, long r1, long part) {
+  const bias_job *j = job;
+  double *sum = j->bias_sum ? j->bias_sum + part * j->C : NULL;
+  bias_act_backward_range(j->g, j->y, j->grad_in, sum, r0, r1, j->C, j->relu);
+  return 0;
+}
+
+int bias_act_backward(const float *g, const float *y, float *grad_in, double *bias_sum,
+                      long rows, long parts, long C, int relu) {
+  bias_job job = {.g = g, .y = y, .grad_in = grad_in, .bias_sum = bias_sum, .C = C,
+                  .relu = relu};
+  return run_parts(bias_act_backward_part, &job, rows, parts);
+}
+
+typedef struct { const float *a, *scale_a, *b, *scale_b, *shift, *mask; float *out;
+                 double *sums; long C; int relu; } channel_job;
+
+static int channel_sums_part(const void *job, long r0, long r1, long part) {
+  const channel_job *j = job;
+  double *sum_a = j->sums + part * 2 * j->C;
+  channel_sums_range(j->a, j->b, j->mask, sum_a, sum_a + j->C, r0, r1, j->C);
+  return 0;
+}
+
+/* Per part, sums[0:C] gets the sums of a and sums[C:2C] those of a * b. */
+int channel_sums(const float *a, const float *b, const float *mask, double *sums, long rows,
+                 long parts, long C) {
+  channel_job job = {.a = a, .b = b, .mask = mask, .sums = sums, .C = C};
+  return run_parts(channel_sums_part, &job, rows, parts);
+}
+
+static int channel_affine_part(const void *job, long r0, long r1, long part) {
+  const channel_job *j = job;
+  (void)part;
+  channel_affine_range(j->a, j->scale_a, j->b, j->scale_b, j->shift, j->mask, j->relu, j->out,
+                       r0, r1, j->C);
+  return 0;
+}
+
+int channel_affine(const float *a, const float *scale_a, const float *b, const float *scale_b,
+                   const float *shift, const float *mask, int relu, float *out, long rows,
+                   long parts, long C) {
+  channel_job job = {a, scale_a, b, scale_b, shift, mask, out, NULL, C, relu};
+  return run_parts(channel_affine_part, &job, rows, parts);
+}
+
+typedef struct { const float *x; float *out; unsigned char *winner;
+                 const unsigned char *winner_in; const pool_geometry *g; } pool_job;
+
+static int max_pool_forward_part(const void *job, long n0, long n1, long part) {
+  const pool_job *j = job;
+  (void)part;
+  max_pool_forward_range(j->x, j->out, j->winner, n0, n1, j->g);
+  return 0;
+}
+
+int max_pool_forward(const float *x, float *out, unsigned char *winner, long n, long parts,
+                     const pool_geometry *g) {
+  pool_job job = {.x = x, .out = out, .winner = winner, .g = g};
+  return run_parts(max_pool_forward_part, &job, n, parts);
+}
+
+static int max_pool_backward_part(const void *job, long n0, long n1, long part) {
+  const pool_job *j = job; /* grad (as x), grad_x (as out) */
+  (void)part;
+  max_pool_backward_range(j->x, j->winner_in, j->out, n0, n1, j->g);
+  return 0;
+}
+
+int max_pool_backward(const float *grad, const unsigned char *winner, float *grad_x, long n,
+                      long parts, const pool_geometry *g) {
+  pool_job job = {.x = grad, .out = grad_x, .winner_in = winner, .g = g};
+  return run_parts(max_pool_backward_part, &job, n, parts);
+}
+
+/* Elementwise passes over flat arrays. */
+typedef struct { const float *a, *b; float *out; int relu; } elementwise_job;
+
+static int relu_forward_part(const void *job, long i0, long i1, long part) {
+  const elementwise_job *j = job;
+  (void)part;
+  relu_forward_range(j->a, j->out, i0, i1);
+  return 0;
+}
+
+int relu_forward(const float *x, float *out, long size, long parts) {
+  return run_parts(relu_forward_part, &(elementwise_job){x, NULL, out, 0}, size, parts);
+}
+
+static int relu_backward_part(const void *job, long i0, long i1, long part) {
+  const elementwise_job *j = job; /* g (as a), x (as b) */
+  (void)part;
+  relu_backward_range(j->a, j->b, j->out, i0, i1);
+  return 0;
+}
+
+int relu_backward(const float *g, const float *x, float *grad_in, long size, long parts) {
+  return run_parts(relu_backward_part, &(elementwise_job){g, x, grad_in, 0}, size, parts);
+}
+
+static int add_forward_part(const void *job, long i0, long i1, long part) {
+  const elementwise_job *j = job;
+  (void)part;
+  add_forward_range(j->a, j->b, j->out, j->relu, i0, i1);
+  return 0;
+}
+
+int add_forward(const float *a, const float *b, float *out, int relu, long size, long parts) {
+  return run_parts(add_forward_part, &(elementwise_job){a, b, out, relu}, size, parts);
+}
+
+typedef struct { const float *x; float *out; unsigned long long seed; unsigned int threshold;
+                 float scale; } dropout_job;
+
+static int dropout_apply_part(const void *job, long i0, long i1, long part) {
+  const dropout_job *j = job;
+  (void)part;
+  dropout_apply_range(j->x, j->out, j->seed, j->threshold, j->scale, i0, i1);
+  return 0;
+}
+
+int dropout_apply(const float *x, float *out, unsigned long long seed, unsigned int threshold,
+                  float scale, long size, long parts) {
+  dropout_job job = {x, out, seed, threshold, scale};
+  return run_parts(dropout_apply_part, &job, size, parts);
+}
+
+typedef struct { const float *x, *gamma, *beta, *xhat_in, *inv_std_in; float *y, *xhat,
+                 *inv_std; double *grad_gamma, *grad_beta; float epsilon; long F; } norm_job;
+
+static int layer_norm_forward_part(const void *job, long r0, long r1, long part) {
+  const norm_job *j = job;
+  (void)part;
+  layer_norm_forward_range(j->x, j->gamma, j->beta, j->y, j->xhat, j->inv_std, j->epsilon, r0,
+                           r1, j->F);
+  return 0;
+}
+
+int layer_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
+                       float *xhat, float *inv_std, float epsilon, long rows, long parts, long F) {
+  norm_job job = {.x = x, .gamma = gamma, .beta = beta, .y = y, .xhat = xhat,
+                  .inv_std = inv_std, .epsilon = epsilon, .F = F};
+  return run_parts(layer_norm_forward_part, &job, rows, parts);
+}
+
+static int layer_norm_backward_part(const void *job, long r0, long r1, long part) {
+  const norm_job *j = job; /* g (as x), grad_x (as y) */
+  double *grad_gamma = j->grad_gamma ? j->grad_gamma + part * 2 * j->F : NULL;
+  double *grad_beta = j->grad_beta ? j->grad_beta + part * 2 * j->F : NULL;
+  layer_norm_backward_range(j->x, j->xhat_in, j->inv_std_in, j->gamma, j->y, grad_gamma,
+                            grad_beta, r0, r1, j->F);
+  return 0;
+}
+
+/* Per-part totals are 2F apart (gamma's and beta's side by side). */
+int layer_norm_backward(const float *g, const float *xhat, const float *inv_std,
+                        const float *gamma, float *grad_x, double *grad_gamma,
+                        double *grad_beta, long rows, long parts, long F) {
+  norm_job job = {.x = g, .xhat_in = xhat, .inv_std_in = inv_std, .gamma = gamma, .y = grad_x,
+                  .grad_gamma = grad_gamma, .grad_beta = grad_beta, .F = F};
+  return run_parts(layer_norm_backward_part, &job, rows, parts);
+}
+
+typedef struct { const float *g, *y; float *out; long F; } softmax_job;
+
+static int softmax_forward_part(const void *job, long r0, long r1, long part) {
+  const softmax_job *j = job; /* x (as g), y (as out) */
+  (void)part;
+  softmax_forward_range(j->g, j->out, r0, r1, j->F);
+  return 0;
+}
+
+int softmax_forward(const float *x, float *y, long rows, long parts, long F) {
+  return run_parts(softmax_forward_part, &(softmax_job){x, NULL, y, F}, rows, parts);
+}
+
+static int softmax_backward_part(const void *job, long r0, long r1, long part) {
+  const softmax_job *j = job;
+  (void)part;
+  softmax_backward_range(j->g, j->y, j->out, r0, r1, j->F);
+  return 0;
+}
+
+int softmax_backward(const float *g, const float *y, float *dx, long rows, long parts, long F) {
+  return run_parts(softmax_backward_part, &(softmax_job){g, y, dx, F}, rows, parts);
+}
+
+typedef struct { float *w, *m, *v; const float *g; float keep_1, keep_2, epsilon, alpha; }
+    adam_job;
+
+static int adam_update_part(const void *job, long i0, long i1, long part) {
+  const adam_job *j = job;
+  (void)part;
+  adam_update_range(j->w, j->g, j->m, j->v, j->keep_1, j->keep_2, j->epsilon, j->alpha, i0, i1);
+  return 0;
+}
+
+int adam_update(float *w, const float *g, float *m, float *v, float keep_1, float keep_2,
+                float epsilon, float alpha, long size, long parts) {
+  adam_job job = {w, m, v, g, keep_1, keep_2, epsilon, alpha};
+  return run_parts(adam_update_part, &job, size, parts);
 }

@@ -13,15 +13,17 @@ Example:
 
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, native
 from ..backend import xp
 from ..tensor import Tensor, as_tensor, record, tensor  # noqa: F401 - tensor for examples
 from ._helpers import broadcast_or_raise, operands, unbroadcast, values
+from .activations import relu
 
 __all__ = [
     "abs",
     "absolute",
     "add",
+    "add_relu",
     "cast",
     "clip",
     "divide",
@@ -62,13 +64,38 @@ def add(x1, x2) -> Tensor:
         [2.0, 3.0]
     """
     x1, x2 = operands(x1, x2)
-    out = broadcast_or_raise("add", xp.add, x1.data, x2.data)
+    if native.supports_add(x1.data, x2.data):  # a residual sum: one threaded pass
+        out = native.add(x1.data, x2.data)
+    else:
+        out = broadcast_or_raise("add", xp.add, x1.data, x2.data)
     needs = _gradient_shapes(x1, x2)  # not the tensors: their arrays may be freed
 
     def backward(g):
         return tuple(None if shape is None else unbroadcast(g, shape) for shape in needs)
 
     return record(out, (x1, x2), backward, "add")
+
+
+def add_relu(x1, x2) -> Tensor:
+    """``max(x1 + x2, 0)``: a residual block's sum and the ReLU after it. One pass each way
+    where the compiled kernels take the arrays (float32, one shape, C-contiguous), else
+    :func:`add` then ``relu``; the same numbers either way.
+
+    Example:
+        >>> add_relu(tensor([1.0, -2.0]), tensor([1.0, 1.0])).tolist()
+        [2.0, 0.0]
+    """
+    x1, x2 = operands(x1, x2)
+    if not native.supports_add(x1.data, x2.data):
+        return relu(add(x1, x2))
+    out = native.add(x1.data, x2.data, relu=True)
+    needs = _gradient_shapes(x1, x2)
+
+    def backward(g):
+        grad = native.relu_grad(xp.ascontiguousarray(g, out.dtype), out)  # out > 0: a + b > 0
+        return tuple(None if shape is None else grad for shape in needs)
+
+    return record(out, (x1, x2), backward, "add_relu")
 
 
 def _gradient_shapes(*tensors):
