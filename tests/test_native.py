@@ -7,6 +7,7 @@ import pytest
 
 import shinsou
 from shinsou import layers, native, ops
+from shinsou.layers.embedding import embedding_lookup
 from support import check_parity, random_array, torch
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="compiled kernels not built")
@@ -367,6 +368,18 @@ def test_batch_norm_is_not_fused_when_its_output_is_read_elsewhere():
     assert len(model._relu_fusions()) == 2  # only the last pair: a plain ReLU, sole reader
     model_out = shinsou.Model(inputs, [normalised, layers.ReLU()(normalised)])
     assert model_out._relu_fusions() == {}  # the batch norm's output is a model output
+
+
+def test_embedding_gradient_matches_the_numpy_path():
+    ids = np.random.default_rng(39).integers(0, 50, size=(64, 80))  # many repeats
+
+    def run():
+        table = shinsou.tensor(random_array((50, 24), seed=40), requires_grad=True)
+        rows = embedding_lookup(table, ids)
+        (rows * random_array(rows.shape, seed=41)).sum().backward()
+        return rows.numpy(), table.grad
+
+    assert_same(*both_paths(run))
 
 
 # -- the kernels' threads -------------------------------------------------------------------

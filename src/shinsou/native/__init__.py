@@ -80,6 +80,9 @@ def _declare(library):
         "layer_norm_forward": [p, p, p, p, p, p, f, n, n, n],
         "layer_norm_backward": [p, p, p, p, p, p, p, n, n, n],
         "dropout_apply": [p, p, ctypes.c_ulonglong, ctypes.c_uint, f, n, n],
+        "lstm_step_forward": [p, n, p, p, p, p, n, n, n, n],
+        "lstm_step_backward": [p, n, p, p, p, n, p, p, n, n, n],
+        "embedding_grad": [p, n, p, p, n, n, n],
         "relu_forward": [p, p, n, n],
         "relu_backward": [p, p, p, n, n],
         "add_forward": [p, p, p, i, n, n],
@@ -89,11 +92,6 @@ def _declare(library):
     for name, arguments in signatures.items():
         function = getattr(library, name)
         function.restype, function.argtypes = ctypes.c_int, arguments
-    # One LSTM step is small (batch x units): one thread, rows [start, stop).
-    library.lstm_step_forward.argtypes = [p, n, p, p, p, p, n, n, n, n]
-    library.lstm_step_backward.argtypes = [p, n, p, p, p, n, p, p, n, n, n]
-    for step in (library.lstm_step_forward, library.lstm_step_backward):
-        step.restype = None
 
 
 def _load():
@@ -229,7 +227,9 @@ def col2im(columns, dx, kernel_shape, strides, dilations, pads_before, out_spati
 
 
 # -- LSTM steps ---------------------------------------------------------------------------
-# One step's arrays are small (batch x units): one thread, no split.
+# One part per step: right after the recurrent GEMM, NumPy's BLAS thread still holds the
+# other core, so a second part found no thread to run it (LSTM benchmark: 56 ms per
+# training step with one part or two).
 
 
 def _has_rows(array) -> bool:
@@ -260,7 +260,7 @@ def lstm_step_forward(gates, t, recurrent, c_prev, c_next, h_next):
     h_stride = h_next.strides[0] // h_next.itemsize
     _run(
         _library.lstm_step_forward, step, steps * batch * units, recurrent, c_prev, c_next,
-        h_next, h_stride, 0, batch, units,
+        h_next, h_stride, batch, 1, units,
     )  # fmt: skip
 
 
@@ -285,7 +285,7 @@ def lstm_step_backward(gates, t, c_prev, dh, d_out, dc, d_gates):
     out_stride = 0 if d_out is None else d_out.strides[0] // d_out.itemsize
     _run(
         _library.lstm_step_backward, step, steps * batch * units, c_prev, dh, d_out,
-        out_stride, dc, d_gates, 0, batch, units,
+        out_stride, dc, d_gates, batch, 1, units,
     )  # fmt: skip
 
 
@@ -431,6 +431,23 @@ def add(a, b, relu: bool = False):
     out = empty(a.shape)
     _run(_library.add_forward, a, b, out, relu, *_elements(a))
     return out
+
+
+def embedding_grad(ids, g, vocabulary: int):
+    """Gradient of the lookup ``table[ids]`` given ``g`` (``ids.shape + (dim,)``, float32):
+    ``(vocabulary, dim)`` zeros with each row of ``g`` added into row ``ids[i]``. Ids must
+    lie in ``[0, vocabulary)``.
+
+    Example:
+        >>> g = numpy.ones((3, 2), "float32")
+        >>> embedding_grad(numpy.array([2, 0, 2]), g, 4).tolist()
+        [[1.0, 1.0], [0.0, 0.0], [2.0, 2.0], [0.0, 0.0]]
+    """
+    ids = numpy.ascontiguousarray(ids, numpy.int64).reshape(-1)
+    rows = numpy.ascontiguousarray(g, numpy.float32).reshape(ids.size, -1)
+    grad = empty((vocabulary, rows.shape[1]))
+    _run(_library.embedding_grad, ids, ids.size, rows, grad, *_split(grad), rows.shape[1])
+    return grad
 
 
 def dropout_apply(x, seed: int, threshold: int, scale: float):

@@ -650,6 +650,22 @@ static void add_forward_range(const float *a, const float *b, float *out, int re
     for (long i = i0; i < i1; i++) out[i] = a[i] + b[i];
 }
 
+/* -- embedding gradient: a scatter-add of rows ----------------------------------------- */
+
+/* Rows [v0, v1) of the (V, D) gradient of a table lookup: zero, then for each id i in
+ * that range (in order) grad[ids[i]] += g[i]. Ids outside [0, V) add nothing. */
+static void embedding_grad_range(const long long *ids, long count, const float *g, float *grad,
+                                 long D, long v0, long v1) {
+  memset(grad + v0 * D, 0, (size_t)((v1 - v0) * D) * sizeof(float));
+  for (long i = 0; i < count; i++) {
+    long long id = ids[i];
+    if (id < v0 || id >= v1) continue;
+    float *row = grad + id * D;
+    const float *source = g + i * D;
+    for (long k = 0; k < D; k++) row[k] += source[k];
+  }
+}
+
 /* -- col2im: the input gradient's scatter for strided convolutions --------------------- */
 
 /* dx[n0:n1] += every window's row of `columns` ((N*OH*OW, KH*KW*C), taps then channels)
@@ -710,8 +726,9 @@ INLINE float tanh_float(float x) {
  * `slot` floats apart, each (B, U). They hold x W + b (the sigmoid gates' weights halved),
  * `recurrent` (B, 4U) holds h R in the same slot order. Writes the activated gates back,
  * tanh(c) into slot 4, c into `c_next` and h into `h_next` (rows `h_stride` apart). */
-void lstm_step_forward(float *gates, long slot, const float *recurrent, const float *c_prev,
-                       float *c_next, float *h_next, long h_stride, long b0, long b1, long U) {
+static void lstm_step_forward_range(float *gates, long slot, const float *recurrent,
+                                    const float *c_prev, float *c_next, float *h_next,
+                                    long h_stride, long b0, long b1, long U) {
   for (long b = b0; b < b1; b++) {
     float *in = gates + b * U, *forget = in + slot, *out = in + 2 * slot, *cand = in + 3 * slot;
     float *cell = in + 4 * slot;
@@ -737,9 +754,9 @@ void lstm_step_forward(float *gates, long slot, const float *recurrent, const fl
  * gradient `d_out`, rows `d_out_stride` apart, is added when not NULL) and dc flowing in,
  * writes d(loss)/d(pre-activation) of the four gates into `d_gates` (B, 4U) and leaves in
  * dc the cell gradient passed to the previous step. The caller's GEMM then replaces dh. */
-void lstm_step_backward(const float *gates, long slot, const float *c_prev, float *dh,
-                        const float *d_out, long d_out_stride, float *dc, float *d_gates,
-                        long b0, long b1, long U) {
+static void lstm_step_backward_range(const float *gates, long slot, const float *c_prev,
+                                     float *dh, const float *d_out, long d_out_stride,
+                                     float *dc, float *d_gates, long b0, long b1, long U) {
   for (long b = b0; b < b1; b++) {
     const float *in = gates + b * U, *forget = in + slot, *out = in + 2 * slot;
     const float *cand = in + 3 * slot, *cell = in + 4 * slot, *cp = c_prev + b * U;
@@ -902,34 +919,39 @@ static void adam_update_range(float *w, const float *g, float *m, float *v, floa
 
 /* -- threads ---------------------------------------------------------------------------- */
 /* An entry point cuts its work into `parts` contiguous ranges ([count * p / parts, count *
- * (p + 1) / parts) for part p) and runs them at once on the calling thread and on worker
- * threads started on first use. Kernels that sum over their range add into a total of
- * their own per part (the caller adds the totals up in part order, so results do not
- * depend on timing).
+ * (p + 1) / parts) for part p) and runs them on the calling thread and on worker threads
+ * started on first use. Kernels that sum over their range add into a total of their own
+ * per part (the caller adds the totals up in part order: results do not depend on which
+ * thread ran what).
  *
- * Why not Python threads: a hand-off through Python's thread pool cost ~60 us (the worker
- * waking, then taking the GIL), a tenth of a ResNet-20 kernel. These workers spin for
- * SPIN_NS after each job, so that the next one, usually within a few hundred microseconds,
- * starts at once; then they sleep on a condition variable. One job runs at a time: a call
- * that finds the pool busy (another Python thread) runs its parts itself, one by one. */
+ * The calling thread and the workers claim parts one at a time until none is left, so a
+ * worker that is slow to wake (or whose core NumPy's BLAS threads hold) takes fewer parts
+ * instead of holding the caller up. Python's thread pool cost ~60 us per hand-off (the
+ * worker waking, then taking the GIL), a tenth of a ResNet-20 kernel; these workers stay
+ * awake for SPIN_NS after each job, yielding their core to any thread that wants it, so
+ * that the next job, usually a few hundred microseconds later, finds them ready; then they
+ * sleep on a condition variable. One job runs at a time: a call that finds the pool busy
+ * (another Python thread's job) runs its parts itself. */
 
 typedef int (*part_task)(const void *job, long start, long stop, long part);
 
-enum { MAX_THREADS = 64 };
-static const long SPIN_NS = 300000;
+enum { MAX_WORKERS = 63, MAX_PARTS = 0xffff };
+static long SPIN_NS = 300000;
 
 static struct {
-  pthread_mutex_t busy;        /* held by the thread whose job the workers run */
-  pthread_mutex_t lock;        /* with `wake`: where idle workers sleep */
+  pthread_mutex_t busy;  /* held by the thread whose job is posted */
+  pthread_mutex_t lock;  /* with `wake`: where idle workers sleep */
   pthread_cond_t wake;
-  int started;                 /* workers 1..started exist */
+  int started;           /* workers running */
+  unsigned long jobs;    /* jobs posted so far */
+  atomic_ulong posted;   /* the latest job's number */
+  atomic_ulong claim;    /* job number << 32 | parts << 16 | next part to claim */
+  atomic_long done;      /* parts of the job finished */
+  atomic_int status;     /* a failing part's status, else 0 */
   atomic_int sleepers;
-  atomic_ulong ticket[MAX_THREADS]; /* bumped for each job worker t takes part in */
-  atomic_long pending;         /* workers still on the current job */
-  atomic_int status;           /* a failing part's status, else 0 */
   part_task task;
   const void *job;
-  long count, parts, threads;
+  long count;
 } pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
           .wake = PTHREAD_COND_INITIALIZER};
 
@@ -945,41 +967,48 @@ INLINE void cpu_relax(void) {
 #endif
 }
 
-/* Thread t's parts of the current job: t, t + threads, ... */
-static void run_share(long t) {
-  for (long p = t; p < pool.parts; p += pool.threads) {
-    long start = pool.count * p / pool.parts, stop = pool.count * (p + 1) / pool.parts;
-    int status = pool.task(pool.job, start, stop, p);
+/* Claim and run parts of job `number` until none is left. A successful claim means the
+ * job is still posted (its poster waits for the part), so its fields stay valid. */
+static void help(unsigned long number) {
+  for (;;) {
+    unsigned long claim = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    long part = (long)(claim & MAX_PARTS), parts = (long)((claim >> 16) & MAX_PARTS);
+    if (claim >> 32 != (number & 0xffffffffUL) || part >= parts) return;
+    if (!atomic_compare_exchange_weak_explicit(&pool.claim, &claim, claim + 1,
+                                               memory_order_acq_rel, memory_order_acquire))
+      continue;
+    long start = pool.count * part / parts, stop = pool.count * (part + 1) / parts;
+    int status = pool.task(pool.job, start, stop, part);
     if (status) atomic_store(&pool.status, status);
+    atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
   }
 }
 
-static unsigned long next_ticket(long t, unsigned long seen) {
+/* Wait for a job after `seen`: awake for SPIN_NS, then asleep. */
+static unsigned long next_job(unsigned long seen) {
   long deadline = monotonic_ns() + SPIN_NS;
   for (long i = 1;; i++) {
-    unsigned long ticket = atomic_load_explicit(&pool.ticket[t], memory_order_acquire);
-    if (ticket != seen) return ticket;
-    cpu_relax();
-    if (i % 256 == 0 && monotonic_ns() > deadline) break;
+    unsigned long posted = atomic_load_explicit(&pool.posted, memory_order_acquire);
+    if (posted != seen) return posted;
+    sched_yield(); /* a thread with work to do (NumPy's BLAS threads) gets the core */
+    if (i % 16 == 0 && monotonic_ns() > deadline) break;
   }
-  /* Sleep. The count of sleepers goes up before the ticket is read again, and run_parts
-   * bumps the ticket before it reads the count: one of the two sees the other. */
+  /* The count of sleepers goes up before `posted` is read again, and run_parts updates
+   * `posted` before it reads the count: one of the two sees the other. */
   pthread_mutex_lock(&pool.lock);
   atomic_fetch_add(&pool.sleepers, 1);
-  unsigned long ticket;
-  while ((ticket = atomic_load(&pool.ticket[t])) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+  unsigned long posted;
+  while ((posted = atomic_load(&pool.posted)) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
   atomic_fetch_sub(&pool.sleepers, 1);
   pthread_mutex_unlock(&pool.lock);
-  return ticket;
+  return posted;
 }
 
-static void *worker_main(void *argument) {
-  long t = (long)argument;
-  unsigned long seen = 0;
-  for (;;) {
-    seen = next_ticket(t, seen);
-    run_share(t);
-    atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+static void *worker_main(void *unused) {
+  (void)unused;
+  for (unsigned long seen = atomic_load(&pool.posted);;) {
+    seen = next_job(seen);
+    help(seen);
   }
   return NULL;
 }
@@ -991,21 +1020,25 @@ static void forget_workers(void) {
   pthread_cond_init(&pool.wake, NULL);
   pool.started = 0;
   atomic_store(&pool.sleepers, 0);
-  for (int t = 0; t < MAX_THREADS; t++) atomic_store(&pool.ticket[t], 0);
 }
 
-static void register_fork_handler(void) { pthread_atfork(NULL, NULL, forget_workers); }
+static void register_fork_handler(void) {
+  pthread_atfork(NULL, NULL, forget_workers);
+  const char *spin = getenv("SHINSOU_SPIN_NS");
+  if (spin) SPIN_NS = atol(spin);
+}
 
 /* Start workers up to `wanted` (called with `busy` held); returns how many exist. */
 static long start_workers(long wanted) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, register_fork_handler);
+  if (wanted > MAX_WORKERS) wanted = MAX_WORKERS;
   while (pool.started < wanted) {
     pthread_t thread;
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    int failed = pthread_create(&thread, &attributes, worker_main, (void *)(pool.started + 1L));
+    int failed = pthread_create(&thread, &attributes, worker_main, NULL);
     pthread_attr_destroy(&attributes);
     if (failed) break;
     pool.started++;
@@ -1013,28 +1046,29 @@ static long start_workers(long wanted) {
   return pool.started;
 }
 
-/* Run task over [0, count) cut into `parts` ranges; returns the first nonzero status of a
+/* Run task over [0, count) cut into `parts` ranges; returns the last nonzero status of a
  * part, else 0. */
 static int run_parts(part_task task, const void *job, long count, long parts) {
   if (parts > count) parts = count;
+  if (parts > MAX_PARTS) parts = MAX_PARTS;
   if (parts < 1) parts = 1;
-  long threads = parts < MAX_THREADS ? parts : MAX_THREADS;
-  if (threads > 1 && pthread_mutex_trylock(&pool.busy) == 0) {
-    long workers = start_workers(threads - 1);
-    if (workers >= 1) {
-      threads = workers + 1 < threads ? workers + 1 : threads;
-      pool.task = task, pool.job = job, pool.count = count, pool.parts = parts;
-      pool.threads = threads;
+  if (parts > 1 && pthread_mutex_trylock(&pool.busy) == 0) {
+    if (start_workers(parts - 1) > 0) {
+      pool.task = task, pool.job = job, pool.count = count;
       atomic_store(&pool.status, 0);
-      atomic_store(&pool.pending, threads - 1);
-      for (long t = 1; t < threads; t++) atomic_fetch_add(&pool.ticket[t], 1);
+      atomic_store(&pool.done, 0);
+      unsigned long number = ++pool.jobs;
+      atomic_store_explicit(&pool.claim, (number & 0xffffffffUL) << 32 | (unsigned long)parts << 16,
+                            memory_order_release);
+      atomic_store(&pool.posted, number);
       if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
       }
-      run_share(0);
-      for (long i = 1; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++)
+      help(number);
+      /* Every part is claimed: wait for those still running elsewhere. */
+      for (long i = 1; atomic_load_explicit(&pool.done, memory_order_acquire) < parts; i++)
         if (i < 4096) cpu_relax(); else sched_yield();
       int status = atomic_load(&pool.status);
       pthread_mutex_unlock(&pool.busy);
@@ -1220,6 +1254,58 @@ static int add_forward_part(const void *job, long i0, long i1, long part) {
 
 int add_forward(const float *a, const float *b, float *out, int relu, long size, long parts) {
   return run_parts(add_forward_part, &(elementwise_job){a, b, out, relu}, size, parts);
+}
+
+typedef struct { float *gates; long slot; const float *recurrent, *c_prev, *d_out; float *c,
+                 *h, *d_gates; long stride, U; } lstm_job;
+
+static int lstm_step_forward_part(const void *job, long b0, long b1, long part) {
+  const lstm_job *j = job; /* c_next (as c), h_next (as h) */
+  (void)part;
+  lstm_step_forward_range(j->gates, j->slot, j->recurrent, j->c_prev, j->c, j->h, j->stride, b0,
+                          b1, j->U);
+  return 0;
+}
+
+int lstm_step_forward(float *gates, long slot, const float *recurrent, const float *c_prev,
+                      float *c_next, float *h_next, long h_stride, long batch, long parts,
+                      long U) {
+  lstm_job job = {.gates = gates, .slot = slot, .recurrent = recurrent, .c_prev = c_prev,
+                  .c = c_next, .h = h_next, .stride = h_stride, .U = U};
+  return run_parts(lstm_step_forward_part, &job, batch, parts);
+}
+
+static int lstm_step_backward_part(const void *job, long b0, long b1, long part) {
+  const lstm_job *j = job; /* dh (as h), dc (as c) */
+  (void)part;
+  lstm_step_backward_range(j->gates, j->slot, j->c_prev, j->h, j->d_out, j->stride, j->c,
+                           j->d_gates, b0, b1, j->U);
+  return 0;
+}
+
+int lstm_step_backward(const float *gates, long slot, const float *c_prev, float *dh,
+                       const float *d_out, long d_out_stride, float *dc, float *d_gates,
+                       long batch, long parts, long U) {
+  lstm_job job = {.gates = (float *)gates, .slot = slot, .c_prev = c_prev, .h = dh,
+                  .d_out = d_out, .stride = d_out_stride, .c = dc, .d_gates = d_gates, .U = U};
+  return run_parts(lstm_step_backward_part, &job, batch, parts);
+}
+
+typedef struct { const long long *ids; long count; const float *g; float *grad; long D; }
+    embedding_job;
+
+static int embedding_grad_part(const void *job, long v0, long v1, long part) {
+  const embedding_job *j = job;
+  (void)part;
+  embedding_grad_range(j->ids, j->count, j->g, j->grad, j->D, v0, v1);
+  return 0;
+}
+
+/* Parts are ranges of the table's rows; each scans all the ids. */
+int embedding_grad(const long long *ids, long count, const float *g, float *grad,
+                   long vocabulary, long parts, long D) {
+  embedding_job job = {ids, count, g, grad, D};
+  return run_parts(embedding_grad_part, &job, vocabulary, parts);
 }
 
 typedef struct { const float *x; float *out; unsigned long long seed; unsigned int threshold;
