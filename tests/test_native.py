@@ -180,11 +180,15 @@ def test_strided_conv_input_gradient_matches_the_numpy_path(
 
 
 @pytest.mark.parametrize("return_sequences", [True, False])
-def test_lstm_steps_match_the_numpy_path(return_sequences):
+@pytest.mark.parametrize(
+    ("units", "batch"),
+    [(32, 6), (48, 37), (20, 6)],  # the steps do the recurrent GEMM, except for 20 units
+)
+def test_lstm_steps_match_the_numpy_path(return_sequences, units, batch):
     def run():
         shinsou.utils.set_random_seed(2)
-        layer = layers.LSTM(32, return_sequences=return_sequences, return_state=True)
-        x = shinsou.tensor(random_array((6, 9, 5), seed=17), requires_grad=True)
+        layer = layers.LSTM(units, return_sequences=return_sequences, return_state=True)
+        x = shinsou.tensor(random_array((batch, 9, 5), seed=17), requires_grad=True)
         outputs, h, c = layer(x)
         loss = (outputs * random_array(outputs.shape, seed=18)).sum() + (h * c).sum()
         loss.backward()

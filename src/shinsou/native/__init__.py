@@ -80,8 +80,8 @@ def _declare(library):
         "layer_norm_forward": [p, p, p, p, p, p, f, n, n, n],
         "layer_norm_backward": [p, p, p, p, p, p, p, n, n, n],
         "dropout_apply": [p, p, ctypes.c_ulonglong, ctypes.c_uint, f, n, n],
-        "lstm_step_forward": [p, n, p, p, p, p, n, n, n, n],
-        "lstm_step_backward": [p, n, p, p, p, n, p, p, n, n, n],
+        "lstm_step_forward": [p, n, p, p, p, p, p, p, n, n, n, n],
+        "lstm_step_backward": [p, n, p, p, p, n, p, p, p, p, n, n, n],
         "embedding_grad": [p, n, p, p, n, n, n],
         "relu_forward": [p, p, n, n],
         "relu_backward": [p, p, p, n, n],
@@ -227,9 +227,22 @@ def col2im(columns, dx, kernel_shape, strides, dilations, pads_before, out_spati
 
 
 # -- LSTM steps ---------------------------------------------------------------------------
-# One part per step: right after the recurrent GEMM, NumPy's BLAS thread still holds the
-# other core, so a second part found no thread to run it (LSTM benchmark: 56 ms per
-# training step with one part or two).
+# Given the recurrent kernel, a step also does its GEMM (h R forward, d_gates R^T backward)
+# as a 1x1 convolution, row by row of the batch, on all cores: one hand-off per step and no
+# BLAS thread spinning on the core the other part needs (LSTM benchmark: 48 -> 40 ms per
+# training step). Without it (U not a multiple of 16) the caller does the GEMM and the
+# step runs on one thread: right after NumPy's GEMM its BLAS thread still holds the other
+# core.
+
+
+def supports_step_gemm(units: int) -> bool:
+    """Whether the LSTM step kernels can do the recurrent GEMM: units a multiple of 16.
+
+    Example:
+        >>> supports_step_gemm(100)
+        False
+    """
+    return available() and units % VECTOR == 0
 
 
 def _has_rows(array) -> bool:
@@ -237,8 +250,21 @@ def _has_rows(array) -> bool:
     return array.strides[-1] == array.itemsize and array.strides[0] % array.itemsize == 0
 
 
-def lstm_step_forward(gates, t, recurrent, c_prev, c_next, h_next):
-    """The gate arithmetic of LSTM step ``t`` after the recurrent GEMM (see kernels.c).
+def _step_parts(batch: int, weights) -> tuple[int, int]:
+    return batch, 1 if weights is None else _cores(batch)
+
+
+def _check_gemm(rows, *arrays) -> None:
+    if not (_has_rows(rows) and all(a.flags.c_contiguous for a in arrays)):
+        raise ValueError(
+            "LSTM step: the GEMM's operands must be C-contiguous (the left one: rows each "
+            "contiguous)"
+        )
+
+
+def lstm_step_forward(gates, t, recurrent, c_prev, c_next, h_next, h_prev=None, weights=None):
+    """The gate arithmetic of LSTM step ``t`` (see kernels.c), after ``recurrent = h_prev @
+    weights`` when ``weights`` (``(U, 4U)``) is given, else given in ``recurrent``.
 
     ``gates`` is ``(5, T, B, U)`` (slots i, f, o, c~ holding ``x W + b`` with the sigmoid
     gates' weights halved, then tanh(c)), ``recurrent`` ``(B, 4U)``; writes the activated
@@ -258,16 +284,21 @@ def lstm_step_forward(gates, t, recurrent, c_prev, c_next, h_next):
     if not _has_rows(h_next):
         raise ValueError("lstm_step_forward: h_next's rows must each be contiguous")
     h_stride = h_next.strides[0] // h_next.itemsize
+    if weights is not None:
+        _check_gemm(h_prev, weights, recurrent)
+        if h_prev.strides != h_next.strides:
+            raise ValueError("lstm_step_forward: h_prev's rows must lie as far apart as h_next's")
     _run(
-        _library.lstm_step_forward, step, steps * batch * units, recurrent, c_prev, c_next,
-        h_next, h_stride, batch, 1, units,
+        _library.lstm_step_forward, step, steps * batch * units, h_prev, weights, recurrent,
+        c_prev, c_next, h_next, h_stride, *_step_parts(batch, weights), units,
     )  # fmt: skip
 
 
-def lstm_step_backward(gates, t, c_prev, dh, d_out, dc, d_gates):
+def lstm_step_backward(gates, t, c_prev, dh, d_out, dc, d_gates, weights=None, dh_next=None):
     """The gate arithmetic of LSTM step ``t``'s backward pass (see kernels.c): adds
     ``d_out`` (or nothing when None) to ``dh``, writes ``d_gates`` ``(B, 4U)`` and updates
-    ``dc`` in place.
+    ``dc`` in place; then ``dh_next = d_gates @ weights`` when ``weights`` (the transposed
+    recurrent kernel, ``(4U, U)``) is given.
 
     Example:
         >>> gates = numpy.full((5, 1, 1, 16), 0.5, "float32")
@@ -282,10 +313,12 @@ def lstm_step_backward(gates, t, c_prev, dh, d_out, dc, d_gates):
     step = gates.ctypes.data + t * batch * units * gates.itemsize
     if d_out is not None and not _has_rows(d_out):
         d_out = numpy.ascontiguousarray(d_out)  # kept alive here for the call
+    if weights is not None:
+        _check_gemm(d_gates, d_gates, weights, dh_next)
     out_stride = 0 if d_out is None else d_out.strides[0] // d_out.itemsize
     _run(
         _library.lstm_step_backward, step, steps * batch * units, c_prev, dh, d_out,
-        out_stride, dc, d_gates, batch, 1, units,
+        out_stride, dc, d_gates, weights, dh_next, *_step_parts(batch, weights), units,
     )  # fmt: skip
 
 

@@ -1256,38 +1256,70 @@ int add_forward(const float *a, const float *b, float *out, int relu, long size,
   return run_parts(add_forward_part, &(elementwise_job){a, b, out, relu}, size, parts);
 }
 
-typedef struct { float *gates; long slot; const float *recurrent, *c_prev, *d_out; float *c,
-                 *h, *d_gates; long stride, U; } lstm_job;
+/* out[r] = a[r] @ w for the rows r of a (rows, K; rows `stride` floats apart), w (K, N),
+ * N % 16 == 0: the 1x1 convolution of one image row of `rows` pixels (rows lying apart are
+ * copied together first). Returns conv2d_forward_range's status, or -2 if out of memory. */
+static int matmul_rows(const float *a, long stride, const float *w, float *out, long rows,
+                       long K, long N) {
+  geometry g = {.H = 1, .W = rows, .C = K, .OH = 1, .OW = rows, .F = N, .KH = 1, .KW = 1,
+                .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+  if (stride == K) return conv2d_forward_range(a, w, out, 0, 1, &g);
+  float *packed = malloc((size_t)(rows * K) * sizeof(float));
+  if (!packed) return -2;
+  for (long r = 0; r < rows; r++) memcpy(packed + r * K, a + r * stride, (size_t)K * sizeof(float));
+  int status = conv2d_forward_range(packed, w, out, 0, 1, &g);
+  free(packed);
+  return status;
+}
 
+typedef struct { float *gates; long slot; const float *h_prev, *weights; float *recurrent;
+                 const float *c_prev, *d_out; float *c, *h, *d_gates, *dh_next;
+                 long stride, U; } lstm_job;
+
+/* Rows [b0, b1): with `weights` (U, 4U), first recurrent = h_prev @ weights for them. */
 static int lstm_step_forward_part(const void *job, long b0, long b1, long part) {
   const lstm_job *j = job; /* c_next (as c), h_next (as h) */
   (void)part;
+  if (j->weights) {
+    int status = matmul_rows(j->h_prev + b0 * j->stride, j->stride, j->weights,
+                             j->recurrent + b0 * 4 * j->U, b1 - b0, j->U, 4 * j->U);
+    if (status) return status;
+  }
   lstm_step_forward_range(j->gates, j->slot, j->recurrent, j->c_prev, j->c, j->h, j->stride, b0,
                           b1, j->U);
   return 0;
 }
 
-int lstm_step_forward(float *gates, long slot, const float *recurrent, const float *c_prev,
-                      float *c_next, float *h_next, long h_stride, long batch, long parts,
-                      long U) {
-  lstm_job job = {.gates = gates, .slot = slot, .recurrent = recurrent, .c_prev = c_prev,
-                  .c = c_next, .h = h_next, .stride = h_stride, .U = U};
+/* One forward step; `h_prev` (rows `h_stride` apart, like h_next's) and `weights` may be
+ * NULL when `recurrent` holds h R already. */
+int lstm_step_forward(float *gates, long slot, const float *h_prev, const float *weights,
+                      float *recurrent, const float *c_prev, float *c_next, float *h_next,
+                      long h_stride, long batch, long parts, long U) {
+  lstm_job job = {.gates = gates, .slot = slot, .h_prev = h_prev, .weights = weights,
+                  .recurrent = recurrent, .c_prev = c_prev, .c = c_next, .h = h_next,
+                  .stride = h_stride, .U = U};
   return run_parts(lstm_step_forward_part, &job, batch, parts);
 }
 
+/* Rows [b0, b1): with `weights` (the transposed recurrent kernel, (4U, U)), then
+ * dh_next = d_gates @ weights for them. */
 static int lstm_step_backward_part(const void *job, long b0, long b1, long part) {
   const lstm_job *j = job; /* dh (as h), dc (as c) */
   (void)part;
   lstm_step_backward_range(j->gates, j->slot, j->c_prev, j->h, j->d_out, j->stride, j->c,
                            j->d_gates, b0, b1, j->U);
-  return 0;
+  if (!j->weights) return 0;
+  return matmul_rows(j->d_gates + b0 * 4 * j->U, 4 * j->U, j->weights, j->dh_next + b0 * j->U,
+                     b1 - b0, 4 * j->U, j->U);
 }
 
+/* One backward step; `weights` and `dh_next` may be NULL (the caller's GEMM follows). */
 int lstm_step_backward(const float *gates, long slot, const float *c_prev, float *dh,
                        const float *d_out, long d_out_stride, float *dc, float *d_gates,
-                       long batch, long parts, long U) {
+                       const float *weights, float *dh_next, long batch, long parts, long U) {
   lstm_job job = {.gates = (float *)gates, .slot = slot, .c_prev = c_prev, .h = dh,
-                  .d_out = d_out, .stride = d_out_stride, .c = dc, .d_gates = d_gates, .U = U};
+                  .d_out = d_out, .stride = d_out_stride, .c = dc, .d_gates = d_gates,
+                  .weights = weights, .dh_next = dh_next, .U = U};
   return run_parts(lstm_step_backward_part, &job, batch, parts);
 }
 

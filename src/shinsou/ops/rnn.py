@@ -119,8 +119,15 @@ def lstm(
     # The default activations without a mask, in float32: each step's gate arithmetic is
     # one compiled pass (shinsou.native) instead of ten NumPy calls.
     compiled = fused and masked is None and dtype == xp.float32 and native.available()
+    # ... and with 16k units the kernels do the recurrent GEMM too, on all cores.
+    step_weights = recurrent_forward if compiled and native.supports_step_gemm(u) else None
     for t in range(steps):
         step_gates = gates[:4, t]
+        if step_weights is not None:
+            native.lstm_step_forward(
+                gates, t, recurrent_part, cs[t], cs[t + 1], hs[t + 1], hs[t], step_weights
+            )
+            continue
         xp.matmul(hs[t], recurrent_forward, out=recurrent_part)
         if compiled:
             native.lstm_step_forward(gates, t, recurrent_part, cs[t], cs[t + 1], hs[t + 1])
@@ -158,11 +165,15 @@ def lstm(
         derivatives = xp.empty((5, batch, u), dtype)
         upstream = xp.empty((4, batch, u), dtype)
         recurrent_t = xp.ascontiguousarray(recurrent.T)
+        step_weights_t = None if step_weights is None else recurrent_t
         for t in range(steps - 1, -1, -1):
             if compiled:
                 d_out = None if d_outputs is None else d_outputs[t]
-                native.lstm_step_backward(gates, t, cs[t], dh, d_out, dc, d_gates[t])
-                xp.matmul(d_gates[t], recurrent_t, out=dh_next)
+                native.lstm_step_backward(
+                    gates, t, cs[t], dh, d_out, dc, d_gates[t], step_weights_t, dh_next
+                )
+                if step_weights_t is None:
+                    xp.matmul(d_gates[t], recurrent_t, out=dh_next)
                 dh, dh_next = dh_next, dh
                 continue
             if d_outputs is not None:
