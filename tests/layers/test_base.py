@@ -170,3 +170,44 @@ def test_get_config_from_config_round_trip():
     dense = layers.Dense(5, activation="tanh", use_bias=False, name="d")
     clone = layers.Dense.from_config(dense.get_config())
     assert clone.get_config() == dense.get_config()
+
+
+def test_built_in_layers_that_hold_layers_say_so():
+    """Built-in layers skip the search for inner layers unless they declare them; a
+    subclass defined elsewhere is always searched."""
+    cases = [
+        layers.Dense(3),
+        layers.Conv2D(4, 3),
+        layers.BatchNormalization(),
+        layers.Add(),
+        layers.LSTM(3),
+        layers.Bidirectional(layers.GRU(2)),
+        layers.TimeDistributed(layers.Dense(2)),
+        layers.MultiHeadAttention(2, 4),
+        layers.Embedding(5, 2),
+        layers.LayerNormalization(),
+    ]
+    inputs = [
+        (2, 5),
+        (2, 6, 6, 1),
+        (2, 3),
+        None,
+        (2, 4, 3),
+        (2, 4, 3),
+        (2, 4, 3),
+        None,
+        None,
+        (2, 3),
+    ]
+    for layer, shape in zip(cases, inputs):
+        if shape is not None:
+            layer(np.zeros(shape, "float32"))
+        assert layer._sublayers() == layer._scan_sublayers(), type(layer).__name__
+
+    class DenseWithHelper(layers.Dense):
+        def __init__(self, units):
+            super().__init__(units)
+            self.helper = layers.Dense(2)
+
+    outer = DenseWithHelper(3)
+    assert outer._sublayers() == [outer.helper]

@@ -158,6 +158,8 @@ class MultiHeadAttention(Layer):
         ((1, 3, 8), (1, 2, 3, 5))
     """
 
+    _holds_layers = True
+
     def __init__(
         self,
         num_heads,

@@ -61,6 +61,8 @@ class RNN(Layer):
         (2, 6, 4)
     """
 
+    _holds_layers = True
+
     def __init__(
         self,
         cell,

@@ -77,6 +77,8 @@ class Wrapper(Layer):
         3
     """
 
+    _holds_layers = True
+
     def __init__(self, layer, **kwargs):
         _check_layer(type(self).__name__, "layer", layer)
         super().__init__(**kwargs)
@@ -176,6 +178,8 @@ class Bidirectional(Layer):
         >>> bi(np.zeros((2, 5, 64), dtype="float32")).shape, bi.count_params()
         ((2, 128), 197632)
     """
+
+    _holds_layers = True
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         _check_layer("Bidirectional", "layer", layer)
