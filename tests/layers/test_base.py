@@ -176,30 +176,18 @@ def test_built_in_layers_that_hold_layers_say_so():
     """Built-in layers skip the search for inner layers unless they declare them; a
     subclass defined elsewhere is always searched."""
     cases = [
-        layers.Dense(3),
-        layers.Conv2D(4, 3),
-        layers.BatchNormalization(),
-        layers.Add(),
-        layers.LSTM(3),
-        layers.Bidirectional(layers.GRU(2)),
-        layers.TimeDistributed(layers.Dense(2)),
-        layers.MultiHeadAttention(2, 4),
-        layers.Embedding(5, 2),
-        layers.LayerNormalization(),
+        (layers.Dense(3), (2, 5)),
+        (layers.Conv2D(4, 3), (2, 6, 6, 1)),
+        (layers.BatchNormalization(), (2, 3)),
+        (layers.Add(), None),
+        (layers.LSTM(3), (2, 4, 3)),
+        (layers.Bidirectional(layers.GRU(2)), (2, 4, 3)),
+        (layers.TimeDistributed(layers.Dense(2)), (2, 4, 3)),
+        (layers.MultiHeadAttention(2, 4), None),
+        (layers.Embedding(5, 2), None),
+        (layers.LayerNormalization(), (2, 3)),
     ]
-    inputs = [
-        (2, 5),
-        (2, 6, 6, 1),
-        (2, 3),
-        None,
-        (2, 4, 3),
-        (2, 4, 3),
-        (2, 4, 3),
-        None,
-        None,
-        (2, 3),
-    ]
-    for layer, shape in zip(cases, inputs):
+    for layer, shape in cases:
         if shape is not None:
             layer(np.zeros(shape, "float32"))
         assert layer._sublayers() == layer._scan_sublayers(), type(layer).__name__
