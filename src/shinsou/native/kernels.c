@@ -1061,9 +1061,10 @@ static int run_parts(part_task task, const void *job, long count, long parts) {
       atomic_store_explicit(&pool.claim, (number & 0xffffffffUL) << 32 | (unsigned long)parts << 16,
                             memory_order_release);
       atomic_store(&pool.posted, number);
-      if (atomic_load(&pool.sleepers) > 0) {
+      int asleep = atomic_load(&pool.sleepers);
+      if (asleep > 0) { /* wake as many as there are parts for (awake ones find it too) */
         pthread_mutex_lock(&pool.lock);
-        pthread_cond_broadcast(&pool.wake);
+        for (long k = 0; k < parts - 1 && k < asleep; k++) pthread_cond_signal(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
       }
       help(number);
