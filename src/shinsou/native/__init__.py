@@ -732,7 +732,9 @@ _pool = None
 
 
 def worker_pool() -> ThreadPoolExecutor:
-    """The process's worker threads (one fewer than the cores; the caller is the last)."""
+    """Python threads for work written in Python (NumPy passes, which release the GIL; see
+    :func:`split_batch`): one fewer than the cores, the caller is the last. The compiled
+    kernels run on threads of their own (see kernels.c)."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max(_CPU_COUNT - 1, 1), thread_name_prefix="shinsou")
@@ -765,7 +767,7 @@ _CPU_COUNT = os.cpu_count() or 1
 
 
 def _cores(batch: int) -> int:
-    """How many threads :func:`split_batch` uses by default for ``batch`` items."""
+    """How many parts a pass over ``batch`` items gets by default: one per core."""
     return min(_CPU_COUNT, batch)
 
 
