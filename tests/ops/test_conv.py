@@ -98,6 +98,8 @@ DIRECT_CASES = [
     ((2, 9, 5, 13), (3, 3, 13, 16), 1, "same", (2, 1)),  # sliding tiles with row dilation
     ((2, 6, 30, 1), (2, 3, 1, 80), 1, "valid", 1),
     ((2, 7, 10, 8), (3, 3, 8, 48), 1, "same", 1),  # sliding tiles of two vectors, then one
+    ((2, 4, 30, 16), (3, 3, 16, 16), 1, "same", 1),  # tiles on the left edge, inside, right
+    ((2, 4, 26, 8), (3, 3, 8, 32), 1, "same", 1),
     ((2, 8, 8, 32), (1, 1, 32, 16), 2, "valid", 1),  # the strided 1×1 projection
     ((2, 3, 4, 16), (5, 5, 16, 16), 1, "same", 2),  # windows reaching past both borders
     ((2, 12, 8), (5, 8, 16), 1, "same", 1),  # 1-D

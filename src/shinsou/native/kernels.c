@@ -91,9 +91,12 @@ static const int MAX_PIXELS[3] = {0, 14, 12};
 /* The same for the common 3-wide, stride-1, undilated kernel, sliding along the row: each
  * input value is loaded once and feeds the (up to) three outputs whose windows hold it,
  * with the three taps' kernel vectors in registers. That is 3x fewer loads per
- * multiply-add than forward_tile, whose broadcasts bound it when F is 16. */
-INLINE void forward_tile_3wide(const int FB, const int PB, const float *x, long h0, long w0,
-                               const float *w, float *out, const geometry *g, span ti) {
+ * multiply-add than forward_tile, whose broadcasts bound it when F is 16. LEFT and RIGHT
+ * tiles lie on the row's edges with one column of padding: the first (last) input
+ * column they would read is outside the input and skipped, so they need no patch. */
+INLINE void forward_tile_3wide(const int FB, const int PB, const int LEFT, const int RIGHT,
+                               const float *x, long h0, long w0, const float *w, float *out,
+                               const geometry *g, span ti) {
   vf acc[14][2];
   UNROLL for (int p = 0; p < PB; p++) UNROLL for (int q = 0; q < FB; q++) acc[p][q] = splat(0.f);
   const long C = g->C, F = g->F;
@@ -104,7 +107,7 @@ INLINE void forward_tile_3wide(const int FB, const int PB, const float *x, long 
       vf wv[3][2];
       UNROLL for (int j = 0; j < 3; j++) UNROLL for (int q = 0; q < FB; q++)
         wv[j][q] = load(wr + (j * C + c) * F + q * V);
-      UNROLL for (int s = 0; s < PB + 2; s++) {
+      UNROLL for (int s = LEFT; s < PB + 2 - RIGHT; s++) {
         vf xv = splat(xr[s * C + c]);
         UNROLL for (int j = 0; j < 3; j++) {
           if (s - j >= 0 && s - j < PB)
@@ -121,15 +124,20 @@ INLINE void forward_tile_3wide(const int FB, const int PB, const float *x, long 
  * vectors). */
 static const int MAX_PIXELS_3WIDE[3] = {0, 14, 12};
 
-#define WIDE_CASE(FB, PB) \
-  case PB: forward_tile_3wide(FB, PB, x, h0, w0, w, out, g, ti); return;
+#define WIDE_TILE(FB, PB, LEFT, RIGHT) \
+  forward_tile_3wide(FB, PB, LEFT, RIGHT, x, h0, w0, w, out, g, ti); return;
+#define WIDE_CASE(FB, PB) case PB: switch (edges) { \
+    case 0: WIDE_TILE(FB, PB, 0, 0) case 1: WIDE_TILE(FB, PB, 1, 0)                   \
+    case 2: WIDE_TILE(FB, PB, 0, 1) default: WIDE_TILE(FB, PB, 1, 1) }
 #define WIDE_PIXELS(FB) switch (pixels) {                                                 \
     WIDE_CASE(FB, 1) WIDE_CASE(FB, 2) WIDE_CASE(FB, 3) WIDE_CASE(FB, 4) WIDE_CASE(FB, 5)     \
     WIDE_CASE(FB, 6) WIDE_CASE(FB, 7) WIDE_CASE(FB, 8) WIDE_CASE(FB, 9) WIDE_CASE(FB, 10)    \
     WIDE_CASE(FB, 11) WIDE_CASE(FB, 12) WIDE_CASE(FB, 13) WIDE_CASE(FB, 14) }
 
-static void forward_block_3wide(int vectors, int pixels, const float *x, long h0, long w0,
-                                const float *w, float *out, const geometry *g, span ti) {
+/* `edges`: 1 for a tile on the left edge, 2 on the right, 3 both (see forward_tile_3wide). */
+static void forward_block_3wide(int vectors, int pixels, int edges, const float *x, long h0,
+                                long w0, const float *w, float *out, const geometry *g,
+                                span ti) {
   switch (vectors) {
     case 1: WIDE_PIXELS(1) return;
     case 2: WIDE_PIXELS(2) return;
@@ -204,17 +212,20 @@ static int conv2d_forward_range(const float *x, const float *w, float *out, long
         const float *source = image;
         long tile_h0 = h0, tile_w0 = w0;
         geometry local = *g;
-        if (w0 < 0 || w0 + width > g->W) { /* the window leaves the input: a patch */
+        /* One column of padding on either side the sliding tile skips by itself. */
+        int edges = wide ? (w0 == -1) | (w0 + width == g->W + 1) << 1 : 0;
+        long left = edges & 1, right = edges >> 1;
+        if (w0 + left < 0 || w0 + width - right > g->W) { /* leaves the input: a patch */
           fill_patch(patch, image, h0, w0, width, ti, g);
-          source = patch, tile_h0 = 0, tile_w0 = 0;
+          source = patch, tile_h0 = 0, tile_w0 = 0, edges = 0;
           local.W = width, local.dh = 1;
         }
         for (long f0 = 0; f0 < g->F; f0 += vectors * V) {
           int block = g->F - f0 >= 2 * V ? vectors : 1; /* 48 filters: 2 + 1 */
           float *tile_out = out_row + ow * g->F + f0;
           if (wide)
-            forward_block_3wide(block, (int)pixels, source, tile_h0, tile_w0, w + f0, tile_out,
-                                &local, ti);
+            forward_block_3wide(block, (int)pixels, edges, source, tile_h0, tile_w0, w + f0,
+                                tile_out, &local, ti);
           else
             forward_block(block, (int)pixels, source, tile_h0, tile_w0, w + f0, tile_out,
                           &local, ti, all_columns);
