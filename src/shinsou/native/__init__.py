@@ -587,9 +587,9 @@ def adam_update(param, grad, momentum, velocity, beta_1, beta_2, epsilon, alpha)
     _run(_library.adam_update, param, grad, momentum, velocity, *arguments, *_elements(param))
 
 
-# Below this many bytes a pass over memory stays on the calling thread: handing part of it
-# to another thread costs a few microseconds, what one thread needs for ~100 KB; but a pass
-# that small is mostly in one core's cache already.
+# Below this many bytes a pass over memory stays on the calling thread: such a pass takes
+# tens of microseconds on one core, and splitting passes down to 256 KB changed no training
+# step measurably (MLP, Transformer).
 SPLIT_BYTES = 1 << 21
 
 
