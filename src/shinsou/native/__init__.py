@@ -724,7 +724,7 @@ def _run(kernel, *arguments):
     """Call a compiled kernel: arrays go in as their data pointers."""
     pointers = (a.ctypes.data if isinstance(a, numpy.ndarray) else a for a in arguments)
     status = kernel(*pointers)
-    if status is not None and status != 0:
+    if status:
         raise ValueError(f"shinsou.native: {kernel.__name__} refused its arguments ({status})")
 
 
