@@ -250,76 +250,98 @@ def _has_rows(array) -> bool:
     return array.strides[-1] == array.itemsize and array.strides[0] % array.itemsize == 0
 
 
-def _step_parts(batch: int, weights) -> tuple[int, int]:
-    return batch, 1 if weights is None else _cores(batch)
-
-
-def _check_gemm(rows, *arrays) -> None:
-    if not (_has_rows(rows) and all(a.flags.c_contiguous for a in arrays)):
-        raise ValueError(
-            "LSTM step: the GEMM's operands must be C-contiguous (the left one: rows each "
-            "contiguous)"
-        )
-
-
-def lstm_step_forward(gates, t, recurrent, c_prev, c_next, h_next, h_prev=None, weights=None):
-    """The gate arithmetic of LSTM step ``t`` (see kernels.c), after ``recurrent = h_prev @
-    weights`` when ``weights`` (``(U, 4U)``) is given, else given in ``recurrent``.
+class LSTMSteps:
+    """The compiled steps of one LSTM sequence (see kernels.c), with its buffers' addresses
+    worked out once: a step's call then costs a few microseconds of Python, not the ~25 of
+    wrapping each array anew (a quarter of a step at batch 64, 128 units).
 
     ``gates`` is ``(5, T, B, U)`` (slots i, f, o, c~ holding ``x W + b`` with the sigmoid
-    gates' weights halved, then tanh(c)), ``recurrent`` ``(B, 4U)``; writes the activated
-    gates, ``c_next`` and ``h_next`` (rows may be apart).
+    gates' weights halved, then tanh(c)); ``hs`` and ``cs`` ``(T + 1, B, U)`` hold the
+    states entering each step (rows of ``hs`` may lie apart; ``cs`` C-contiguous);
+    ``recurrent`` ``(B, 4U)`` receives ``h R``. With ``weights`` (``R``, ``(U, 4U)``) and
+    ``weights_t`` (``Rᵀ``), C-contiguous, each step does its recurrent GEMM itself, on all
+    cores; without them the caller does it (into ``recurrent`` before :meth:`forward`, into
+    :attr:`dh_next` after :meth:`backward`) and each step runs on one thread.
 
     Example:
-        >>> gates = numpy.zeros((5, 1, 1, 16), "float32")
-        >>> c, h = numpy.ones((1, 16), "float32"), numpy.empty((1, 16), "float32")
-        >>> new_c = numpy.empty((1, 16), "float32")
-        >>> zeros = numpy.zeros((1, 64), "float32")
-        >>> lstm_step_forward(gates, 0, zeros, c, new_c, h)
-        >>> float(new_c[0, 0])  # the forget gate sigmoid(0) keeps half of c
+        >>> T, B, U = 1, 1, 16
+        >>> gates = numpy.zeros((5, T, B, U), "float32")
+        >>> hs, cs = numpy.zeros((T + 1, B, U), "float32"), numpy.ones((T + 1, B, U), "float32")
+        >>> weights = numpy.zeros((U, 4 * U), "float32")
+        >>> steps = LSTMSteps(gates, hs, cs, numpy.empty((B, 4 * U), "float32"), weights,
+        ...                   numpy.ascontiguousarray(weights.T))
+        >>> steps.forward(0)
+        >>> float(cs[1, 0, 0])  # the forget gate sigmoid(0) keeps half of c
         0.5
     """
-    _, steps, batch, units = gates.shape
-    step = gates.ctypes.data + t * batch * units * gates.itemsize
-    if not _has_rows(h_next):
-        raise ValueError("lstm_step_forward: h_next's rows must each be contiguous")
-    h_stride = h_next.strides[0] // h_next.itemsize
-    if weights is not None:
-        _check_gemm(h_prev, weights, recurrent)
-        if h_prev.strides != h_next.strides:
-            raise ValueError("lstm_step_forward: h_prev's rows must lie as far apart as h_next's")
-    _run(
-        _library.lstm_step_forward, step, steps * batch * units, h_prev, weights, recurrent,
-        c_prev, c_next, h_next, h_stride, *_step_parts(batch, weights), units,
-    )  # fmt: skip
 
+    def __init__(self, gates, hs, cs, recurrent, weights=None, weights_t=None):
+        _, steps, batch, units = gates.shape
+        if not (_has_rows(hs[0]) and cs[0].flags.c_contiguous and recurrent.flags.c_contiguous):
+            raise ValueError("LSTMSteps: hs needs contiguous rows, cs and recurrent C order")
+        kernels = [k for k in (weights, weights_t) if k is not None]
+        if not all(k.flags.c_contiguous for k in kernels):
+            raise ValueError("LSTMSteps: the recurrent kernels must be C-contiguous")
+        self._keep = (gates, hs, cs, recurrent, weights, weights_t)  # alive while in use
+        self._shape = (batch, _cores(batch) if weights is not None else 1, units)
+        self._slot = steps * batch * units
+        self._gates, self._gate_step = gates.ctypes.data, batch * units * gates.itemsize
+        self._hs, self._h_step = hs.ctypes.data, hs.strides[0]
+        self._h_stride = hs.strides[1] // hs.itemsize
+        self._cs, self._c_step = cs.ctypes.data, cs.strides[0]
+        self._recurrent = recurrent.ctypes.data
+        self._weights = None if weights is None else weights.ctypes.data
+        self._weights_t = None if weights_t is None else weights_t.ctypes.data
 
-def lstm_step_backward(gates, t, c_prev, dh, d_out, dc, d_gates, weights=None, dh_next=None):
-    """The gate arithmetic of LSTM step ``t``'s backward pass (see kernels.c): adds
-    ``d_out`` (or nothing when None) to ``dh``, writes ``d_gates`` ``(B, 4U)`` and updates
-    ``dc`` in place; then ``dh_next = d_gates @ weights`` when ``weights`` (the transposed
-    recurrent kernel, ``(4U, U)``) is given.
+    def forward(self, t: int) -> None:
+        """Step ``t``: writes its activated gates, ``cs[t + 1]`` and ``hs[t + 1]``."""
+        batch, parts, units = self._shape
+        h = self._hs + t * self._h_step
+        c = self._cs + t * self._c_step
+        status = _library.lstm_step_forward(
+            self._gates + t * self._gate_step, self._slot, h, self._weights, self._recurrent, c,
+            c + self._c_step, h + self._h_step, self._h_stride, batch, parts, units,
+        )  # fmt: skip
+        _check(status, "lstm_step_forward")
 
-    Example:
-        >>> gates = numpy.full((5, 1, 1, 16), 0.5, "float32")
-        >>> dh, dc = numpy.zeros((1, 16), "float32"), numpy.ones((1, 16), "float32")
-        >>> d_gates = numpy.empty((1, 64), "float32")
-        >>> c = numpy.zeros((1, 16), "float32")
-        >>> lstm_step_backward(gates, 0, c, dh, None, dc, d_gates)
-        >>> float(dc[0, 0])  # through the forget gate
-        0.5
-    """
-    _, steps, batch, units = gates.shape
-    step = gates.ctypes.data + t * batch * units * gates.itemsize
-    if d_out is not None and not _has_rows(d_out):
-        d_out = numpy.ascontiguousarray(d_out)  # kept alive here for the call
-    if weights is not None:
-        _check_gemm(d_gates, d_gates, weights, dh_next)
-    out_stride = 0 if d_out is None else d_out.strides[0] // d_out.itemsize
-    _run(
-        _library.lstm_step_backward, step, steps * batch * units, c_prev, dh, d_out,
-        out_stride, dc, d_gates, weights, dh_next, *_step_parts(batch, weights), units,
-    )  # fmt: skip
+    def start_backward(self, dh, dh_next, dc, d_gates, d_outputs=None) -> None:
+        """The backward pass's buffers: ``dh``, ``dh_next`` and ``dc`` ``(B, U)``
+        (C-contiguous; ``dh`` and ``dc`` hold the gradients flowing into the last step),
+        ``d_gates`` ``(T, B, 4U)`` (C-contiguous) and the outputs' gradient ``d_outputs``
+        ``(T, B, U)`` (time-major, rows may lie apart) or None."""
+        arrays = (dh, dh_next, dc, d_gates)
+        if not all(a.flags.c_contiguous for a in arrays):
+            raise ValueError("LSTMSteps: the backward buffers must be C-contiguous")
+        if d_outputs is not None and d_outputs.strides[-1] != d_outputs.itemsize:
+            d_outputs = numpy.ascontiguousarray(d_outputs)
+        self._backward_keep = (*arrays, d_outputs)
+        self.dh, self.dh_next = dh, dh_next
+        self._dh, self._dh_next = dh.ctypes.data, dh_next.ctypes.data
+        self._dc, self._d_gates = dc.ctypes.data, d_gates.ctypes.data
+        self._d_gates_step = d_gates.strides[0]
+        if d_outputs is None:
+            self._d_out, self._d_out_step, self._d_out_stride = None, 0, 0
+        else:
+            self._d_out, self._d_out_step = d_outputs.ctypes.data, d_outputs.strides[0]
+            self._d_out_stride = d_outputs.strides[1] // d_outputs.itemsize
+
+    def backward(self, t: int) -> None:
+        """Step ``t`` backwards: adds the output's gradient to :attr:`dh`, writes
+        ``d_gates[t]`` and updates ``dc``; with the weights, also ``dh_next = d_gates[t]
+        Rᵀ``. The caller then calls :meth:`swap`."""
+        batch, parts, units = self._shape
+        d_out = None if self._d_out is None else self._d_out + t * self._d_out_step
+        status = _library.lstm_step_backward(
+            self._gates + t * self._gate_step, self._slot, self._cs + t * self._c_step, self._dh,
+            d_out, self._d_out_stride, self._dc, self._d_gates + t * self._d_gates_step,
+            self._weights_t, self._dh_next, batch, parts, units,
+        )  # fmt: skip
+        _check(status, "lstm_step_backward")
+
+    def swap(self) -> None:
+        """The next (earlier) step's ``dh`` is this step's ``dh_next``."""
+        self.dh, self.dh_next = self.dh_next, self.dh
+        self._dh, self._dh_next = self._dh_next, self._dh
 
 
 # -- per-channel passes over (rows, C) arrays --------------------------------------------
@@ -723,9 +745,12 @@ def release_recycled() -> None:
 def _run(kernel, *arguments):
     """Call a compiled kernel: arrays go in as their data pointers."""
     pointers = (a.ctypes.data if isinstance(a, numpy.ndarray) else a for a in arguments)
-    status = kernel(*pointers)
+    _check(kernel(*pointers), kernel.__name__)
+
+
+def _check(status: int, name: str) -> None:
     if status:
-        raise ValueError(f"shinsou.native: {kernel.__name__} refused its arguments ({status})")
+        raise ValueError(f"shinsou.native: {name} refused its arguments ({status})")
 
 
 _pool = None

@@ -119,19 +119,20 @@ def lstm(
     # The default activations without a mask, in float32: each step's gate arithmetic is
     # one compiled pass (shinsou.native) instead of ten NumPy calls.
     compiled = fused and masked is None and dtype == xp.float32 and native.available()
-    # ... and with 16k units the kernels do the recurrent GEMM too, on all cores.
-    step_weights = recurrent_forward if compiled and native.supports_step_gemm(u) else None
+    recurrent_t = xp.ascontiguousarray(recurrent.T)  # for dh = d_gates Rᵀ
+    if compiled:
+        # ... and with 16k units the kernels do the recurrent GEMMs too, on all cores.
+        gemm = native.supports_step_gemm(u)
+        kernels = (recurrent_forward, recurrent_t) if gemm else ()
+        compiled_steps = native.LSTMSteps(gates, hs, cs, recurrent_part, *kernels)
     for t in range(steps):
         step_gates = gates[:4, t]
-        if step_weights is not None:
-            native.lstm_step_forward(
-                gates, t, recurrent_part, cs[t], cs[t + 1], hs[t + 1], hs[t], step_weights
-            )
+        if compiled:
+            if not gemm:
+                xp.matmul(hs[t], recurrent_forward, out=recurrent_part)
+            compiled_steps.forward(t)
             continue
         xp.matmul(hs[t], recurrent_forward, out=recurrent_part)
-        if compiled:
-            native.lstm_step_forward(gates, t, recurrent_part, cs[t], cs[t + 1], hs[t + 1])
-            continue
         step_gates += recurrent_gates
         if fused:
             xp.tanh(step_gates, out=step_gates)
@@ -164,18 +165,15 @@ def lstm(
         d_gates_by_slot = d_gates.reshape(steps, batch, 4, u).swapaxes(1, 2)
         derivatives = xp.empty((5, batch, u), dtype)
         upstream = xp.empty((4, batch, u), dtype)
-        recurrent_t = xp.ascontiguousarray(recurrent.T)
-        step_weights_t = None if step_weights is None else recurrent_t
+        if compiled:
+            compiled_steps.start_backward(dh, dh_next, dc, d_gates, d_outputs)
+            for t in range(steps - 1, -1, -1):
+                compiled_steps.backward(t)
+                if not gemm:
+                    xp.matmul(d_gates[t], recurrent_t, out=compiled_steps.dh_next)
+                compiled_steps.swap()
+            return seq.gradients({"h0": compiled_steps.dh, "c0": dc}, d_gates, kernel, order)
         for t in range(steps - 1, -1, -1):
-            if compiled:
-                d_out = None if d_outputs is None else d_outputs[t]
-                native.lstm_step_backward(
-                    gates, t, cs[t], dh, d_out, dc, d_gates[t], step_weights_t, dh_next
-                )
-                if step_weights_t is None:
-                    xp.matmul(d_gates[t], recurrent_t, out=dh_next)
-                dh, dh_next = dh_next, dh
-                continue
             if d_outputs is not None:
                 dh += d_outputs[t]
             rec_act_derivative(sigmoid_gates[:, t], derivatives[:3])
