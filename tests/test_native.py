@@ -2,6 +2,8 @@
 (themselves checked against PyTorch and finite differences in tests/ops), with the work
 split across threads. The convolution kernels are tested in tests/ops/test_conv.py."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -456,3 +458,25 @@ def test_a_forked_child_starts_threads_of_its_own():
     child.join(timeout=60)
     assert child.exitcode == 0, "the child hung or failed"
     assert queue.get(timeout=5)
+
+
+def test_threads_that_sleep_after_every_job_still_take_every_job():
+    """SHINSOU_SPIN_NS=0: the workers sleep right after each job, so every job wakes them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from shinsou import native\n"
+        "a = np.arange(1 << 20, dtype=np.float32)  # above SPLIT_BYTES: two parts or more\n"
+        "ok = all(np.array_equal(native.add(a, a), a + a) for _ in range(300))\n"
+        "print(ok)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SHINSOU_SPIN_NS": "0"},
+    )
+    assert done.stdout.strip() == "True", done.stderr
