@@ -199,3 +199,10 @@ def test_built_in_layers_that_hold_layers_say_so():
 
     outer = DenseWithHelper(3)
     assert outer._sublayers() == [outer.helper]
+
+    patched = layers.Dense(3)
+    patched.extra = [layers.Dense(2)]  # a layer given to a built-in one later
+    patched(np.zeros((1, 4), "float32"))
+    patched.extra[0](np.zeros((1, 3), "float32"))
+    assert patched._sublayers() == patched.extra
+    assert len(patched.weights) == 4

@@ -134,6 +134,15 @@ class InputSpec:
         return True
 
 
+def _holds_a_layer(value) -> bool:
+    """Whether ``value`` is a layer or a list, tuple or dict with one among its items."""
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(item, Layer) for item in value)
+    if isinstance(value, dict):
+        return any(isinstance(item, Layer) for item in value.values())
+    return isinstance(value, Layer)
+
+
 class Layer:
     """Base class of every layer (``keras.layers.Layer``).
 
@@ -243,6 +252,13 @@ class Layer:
         variable._declared_trainable = bool(trainable)
         self._own_weights.append(variable)
         return variable
+
+    def __setattr__(self, name, value):
+        # A layer given another one later (``dense.helper = Dense(2)``) holds layers after
+        # all: the search for them (see _sublayers) must not be skipped.
+        if not self._holds_layers and _holds_a_layer(value):
+            object.__setattr__(self, "_holds_layers", True)
+        object.__setattr__(self, name, value)
 
     def _sublayers(self) -> list[Layer]:
         """Layers held in attributes (directly or in lists, tuples, dicts), in order."""
