@@ -119,10 +119,10 @@ def lstm(
     # The default activations without a mask, in float32: each step's gate arithmetic is
     # one compiled pass (shinsou.native) instead of ten NumPy calls.
     compiled = fused and masked is None and dtype == xp.float32 and native.available()
-    recurrent_t = xp.ascontiguousarray(recurrent.T)  # for dh = d_gates Rᵀ
+    # ... and with 16k units the kernels do the recurrent GEMMs too, on all cores.
+    gemm = compiled and native.supports_step_gemm(u)
+    recurrent_t = xp.ascontiguousarray(recurrent.T) if gemm else None  # Rᵀ: dh = d_gates Rᵀ
     if compiled:
-        # ... and with 16k units the kernels do the recurrent GEMMs too, on all cores.
-        gemm = native.supports_step_gemm(u)
         kernels = (recurrent_forward, recurrent_t) if gemm else ()
         compiled_steps = native.LSTMSteps(gates, hs, cs, recurrent_part, *kernels)
     for t in range(steps):
@@ -165,12 +165,13 @@ def lstm(
         d_gates_by_slot = d_gates.reshape(steps, batch, 4, u).swapaxes(1, 2)
         derivatives = xp.empty((5, batch, u), dtype)
         upstream = xp.empty((4, batch, u), dtype)
+        transposed = xp.ascontiguousarray(recurrent.T) if recurrent_t is None else recurrent_t
         if compiled:
             compiled_steps.start_backward(dh, dh_next, dc, d_gates, d_outputs)
             for t in range(steps - 1, -1, -1):
                 compiled_steps.backward(t)
                 if not gemm:
-                    xp.matmul(d_gates[t], recurrent_t, out=compiled_steps.dh_next)
+                    xp.matmul(d_gates[t], transposed, out=compiled_steps.dh_next)
                 compiled_steps.swap()
             return seq.gradients({"h0": compiled_steps.dh, "c0": dc}, d_gates, kernel, order)
         for t in range(steps - 1, -1, -1):
@@ -194,7 +195,7 @@ def lstm(
                 # (computed but discarded in forward) get none.
                 d_gates[t] *= seq.step_keep[t]
                 xp.copyto(dc, dc_carried, where=masked[t])
-            xp.matmul(d_gates[t], recurrent_t, out=dh_next)
+            xp.matmul(d_gates[t], transposed, out=dh_next)
             if masked is not None:
                 xp.copyto(dh_next, dh, where=masked[t])
             dh, dh_next = dh_next, dh
